@@ -1,0 +1,21 @@
+//! Read models and the projector runtime.
+//!
+//! A [`Projection`] turns recorded events into [`Change`]s on a [`ReadStore`].
+//! The [`Projector`] feeds it events in global order from an [`EventSource`],
+//! commits each batch together with its checkpoint (so a batch is applied
+//! exactly once even though delivery is at-least-once), tails the log live,
+//! holds a lease so one instance at a time runs it, and rebuilds it into a
+//! fresh generation that is swapped in only when caught up.
+
+pub mod changeset;
+pub mod event;
+pub mod projection;
+pub mod runtime;
+pub mod stats;
+pub mod store;
+
+pub use changeset::ChangeSet;
+pub use event::{EventSource, RecordedEvent, SourceError};
+pub use projection::{Projection, ProjectionError};
+pub use runtime::{ProjectionState, ProjectionStatus, Projector, ProjectorConfig, RebuildReport, RunError};
+pub use store::{ActiveModel, Change, Namespace, ReadStore, StoreError};

@@ -1,0 +1,379 @@
+//! The projector runtime: catch-up, live tail, leases, rebuilds.
+
+use crate::{
+    ActiveModel, ChangeSet, EventSource, Namespace, Projection, ProjectionError, ReadStore, RecordedEvent, SourceError,
+    StoreError,
+};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    /// Events read and committed per batch.
+    pub batch_size: usize,
+    /// How often an idle projector looks for events appended by other
+    /// instances (appends in this process wake it at once).
+    pub poll_interval: Duration,
+    /// A lease not renewed within this time may be taken over.
+    pub lease_ttl: Duration,
+    /// Pause after a failed batch before the next try.
+    pub retry_backoff: Duration,
+    /// Who holds the lease (instance id).
+    pub owner: String,
+}
+
+impl Default for ProjectorConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_millis(500),
+            lease_ttl: Duration::from_secs(15),
+            retry_backoff: Duration::from_secs(1),
+            owner: format!("pid-{}", std::process::id()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectionState {
+    /// Not yet looked at the store.
+    Starting,
+    /// Another instance holds the lease (or runs a newer version).
+    Standby,
+    /// Building a fresh generation; queries still see the previous one.
+    Rebuilding,
+    /// Applying events as they come.
+    Live,
+    /// The last batch failed; retrying.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectionStatus {
+    pub name: String,
+    pub version: u32,
+    pub state: ProjectionState,
+    /// Position of the last event applied to the active (or rebuilding) model.
+    pub checkpoint: u64,
+    /// Highest position seen in the log.
+    pub head: u64,
+    pub error: Option<String>,
+}
+
+impl ProjectionStatus {
+    pub fn lag(&self) -> u64 {
+        self.head.saturating_sub(self.checkpoint)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    pub projection: String,
+    pub generation: u64,
+    pub from: u64,
+    pub checkpoint: u64,
+    pub events: u64,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("lease {0} was lost to another instance")]
+    LeaseLost(String),
+    #[error("the log's head is {head}, cannot start a rebuild at {from}")]
+    BeyondHead { from: u64, head: u64 },
+}
+
+enum Tick {
+    Progressed,
+    Idle,
+    Standby,
+}
+
+pub struct Projector {
+    projection: Arc<dyn Projection>,
+    store: Arc<dyn ReadStore>,
+    source: Arc<dyn EventSource>,
+    config: ProjectorConfig,
+    status: watch::Sender<ProjectionStatus>,
+}
+
+impl Projector {
+    pub fn new(
+        projection: Arc<dyn Projection>,
+        store: Arc<dyn ReadStore>,
+        source: Arc<dyn EventSource>,
+        config: ProjectorConfig,
+    ) -> Self {
+        let status = ProjectionStatus {
+            name: projection.name().to_owned(),
+            version: projection.version(),
+            state: ProjectionState::Starting,
+            checkpoint: 0,
+            head: 0,
+            error: None,
+        };
+        Self {
+            projection,
+            store,
+            source,
+            config,
+            status: watch::Sender::new(status),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    pub fn store(&self) -> &Arc<dyn ReadStore> {
+        &self.store
+    }
+
+    pub fn status(&self) -> watch::Receiver<ProjectionStatus> {
+        self.status.subscribe()
+    }
+
+    fn live_lease(&self) -> String {
+        format!("projector:{}", self.name())
+    }
+
+    fn rebuild_lease(&self) -> String {
+        format!("rebuild:{}", self.name())
+    }
+
+    /// Runs until `shutdown` turns true: takes the lease, rebuilds when the
+    /// stored model is missing or older, then applies new events as they are
+    /// appended (`wake` carries the head position of in-process appends) or,
+    /// as a fallback, every poll interval. Finishes the batch in hand before
+    /// returning and releases the lease.
+    pub async fn run(self: Arc<Self>, mut wake: watch::Receiver<u64>, mut shutdown: watch::Receiver<bool>) {
+        let lease = self.live_lease();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = match self.tick(&lease).await {
+                Ok(Tick::Progressed) => continue,
+                Ok(Tick::Idle) => self.config.poll_interval,
+                Ok(Tick::Standby) => self.config.lease_ttl / 3,
+                Err(error) => {
+                    tracing::error!(projection = self.name(), %error, "projector batch failed");
+                    self.status.send_modify(|s| {
+                        s.state = ProjectionState::Failed;
+                        s.error = Some(error.to_string());
+                    });
+                    self.config.retry_backoff
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                changed = wake.changed() => if changed.is_err() { tokio::time::sleep(pause).await },
+                _ = shutdown.changed() => {}
+            }
+        }
+        for name in [lease, self.rebuild_lease()] {
+            if let Err(error) = self.store.release_lease(&name, &self.config.owner).await {
+                tracing::warn!(projection = self.name(), %error, "could not release lease");
+            }
+        }
+    }
+
+    async fn tick(&self, lease: &str) -> Result<Tick, RunError> {
+        if !self
+            .store
+            .try_lease(lease, &self.config.owner, self.config.lease_ttl)
+            .await?
+        {
+            self.status.send_modify(|s| s.state = ProjectionState::Standby);
+            return Ok(Tick::Standby);
+        }
+        let version = self.projection.version();
+        match self.store.active(self.name()).await? {
+            Some(active) if active.version == version => {
+                let ns = Namespace::new(self.name(), active.generation);
+                let applied = self.step(&ns).await?;
+                if applied > 0 {
+                    return Ok(Tick::Progressed);
+                }
+                let head = self.source.head().await?;
+                let checkpoint = self.store.checkpoint(&ns).await?;
+                self.status.send_modify(|s| {
+                    s.state = ProjectionState::Live;
+                    s.error = None;
+                    s.head = s.head.max(head);
+                    s.checkpoint = checkpoint;
+                });
+                Ok(if checkpoint < head {
+                    Tick::Progressed
+                } else {
+                    Tick::Idle
+                })
+            }
+            Some(active) if active.version > version => {
+                tracing::warn!(
+                    projection = self.name(),
+                    stored = active.version,
+                    ours = version,
+                    "a newer version of this projection is active; standing by"
+                );
+                self.status.send_modify(|s| s.state = ProjectionState::Standby);
+                Ok(Tick::Standby)
+            }
+            _ => {
+                let lease = lease.to_owned();
+                self.rebuild(0, &[lease], &mut |_, _| {}).await?;
+                Ok(Tick::Progressed)
+            }
+        }
+    }
+
+    /// Applies the next batch after the namespace's checkpoint. Returns how
+    /// many events it applied.
+    async fn step(&self, ns: &Namespace) -> Result<usize, RunError> {
+        let checkpoint = self.store.checkpoint(ns).await?;
+        let events = self.source.read_after(checkpoint, self.config.batch_size).await?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let new = self.apply_batch(ns, checkpoint, &events).await?;
+        self.status.send_modify(|s| {
+            s.checkpoint = new;
+            s.head = s.head.max(new);
+            s.error = None;
+        });
+        Ok(events.len())
+    }
+
+    async fn apply_batch(&self, ns: &Namespace, checkpoint: u64, events: &[RecordedEvent]) -> Result<u64, RunError> {
+        let mut changes = ChangeSet::new(self.store.as_ref(), ns);
+        for event in events {
+            self.projection.apply(event, &mut changes).await?;
+        }
+        let new = events.last().map_or(checkpoint, |e| e.position);
+        self.store.commit(ns, checkpoint, new, &changes.into_changes()).await?;
+        Ok(new)
+    }
+
+    /// Builds the projection from `from` (0 = the whole log) into a fresh
+    /// generation, then makes it the active one and drops the previous one.
+    /// Holds the rebuild lease (and renews `extra_leases`) throughout, so two
+    /// rebuilds of one projection never run at once. `progress` is called
+    /// after every batch with (checkpoint, head).
+    pub async fn rebuild(
+        &self,
+        from: u64,
+        extra_leases: &[String],
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<RebuildReport, RunError> {
+        let started = Instant::now();
+        let mut leases = vec![self.rebuild_lease()];
+        leases.extend_from_slice(extra_leases);
+        self.renew(&leases).await?;
+        let mut head = self.source.head().await?;
+        if from > head {
+            return Err(RunError::BeyondHead { from, head });
+        }
+        self.status.send_modify(|s| {
+            s.state = ProjectionState::Rebuilding;
+            s.checkpoint = from;
+            s.head = head;
+        });
+        let generation = self.store.next_generation(self.name()).await?;
+        let ns = Namespace::new(self.name(), generation);
+        if from > 0 {
+            self.store.commit(&ns, 0, from, &[]).await?;
+        }
+        let mut events = 0u64;
+        let result: Result<u64, RunError> = async {
+            loop {
+                let applied = self.step(&ns).await?;
+                events += applied as u64;
+                let checkpoint = self.store.checkpoint(&ns).await?;
+                if applied == 0 {
+                    head = self.source.head().await?;
+                    if checkpoint >= head {
+                        progress(checkpoint, head);
+                        return Ok(checkpoint);
+                    }
+                } else {
+                    head = head.max(checkpoint);
+                }
+                progress(checkpoint, head);
+                self.renew(&leases).await?;
+            }
+        }
+        .await;
+        let checkpoint = match result {
+            Ok(checkpoint) => checkpoint,
+            Err(error) => {
+                // Leave nothing half-built behind.
+                if let Err(drop_error) = self.store.drop_generation(&ns).await {
+                    tracing::warn!(projection = self.name(), %drop_error, "could not drop unfinished generation");
+                }
+                return Err(error);
+            }
+        };
+        let previous = self.store.active(self.name()).await?;
+        self.store
+            .activate(
+                self.name(),
+                ActiveModel {
+                    generation,
+                    version: self.projection.version(),
+                },
+            )
+            .await?;
+        if let Some(previous) = previous.filter(|p| p.generation != generation) {
+            self.store
+                .drop_generation(&Namespace::new(self.name(), previous.generation))
+                .await?;
+        }
+        self.store
+            .release_lease(&self.rebuild_lease(), &self.config.owner)
+            .await?;
+        self.status.send_modify(|s| {
+            s.state = ProjectionState::Live;
+            s.checkpoint = checkpoint;
+            s.error = None;
+        });
+        tracing::info!(
+            projection = self.name(),
+            generation,
+            checkpoint,
+            events,
+            "projection rebuilt"
+        );
+        Ok(RebuildReport {
+            projection: self.name().to_owned(),
+            generation,
+            from,
+            checkpoint,
+            events,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn renew(&self, leases: &[String]) -> Result<(), RunError> {
+        for lease in leases {
+            if !self
+                .store
+                .try_lease(lease, &self.config.owner, self.config.lease_ttl)
+                .await?
+            {
+                return Err(RunError::LeaseLost(lease.clone()));
+            }
+        }
+        Ok(())
+    }
+}

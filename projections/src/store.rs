@@ -1,0 +1,111 @@
+//! The read-model store abstraction shared by the Redis, MongoDB and
+//! embedded (SQLite) backends.
+//!
+//! A read model lives in a [`Namespace`]: the projection's name plus a
+//! generation. Rebuilds write a new generation and [`ReadStore::activate`]
+//! swaps the pointer, so queries (which resolve the active generation) never
+//! see a half-built model.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Namespace {
+    pub projection: String,
+    pub generation: u64,
+}
+
+impl Namespace {
+    pub fn new(projection: impl Into<String>, generation: u64) -> Self {
+        Self {
+            projection: projection.into(),
+            generation,
+        }
+    }
+}
+
+/// The generation queries read, and the projection version that built it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveModel {
+    pub generation: u64,
+    pub version: u32,
+}
+
+/// An absolute write. Projections never emit relative operations (like
+/// "increment"): the [`crate::ChangeSet`] resolves them against current state,
+/// so replaying a committed batch is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    PutDoc {
+        collection: String,
+        key: String,
+        doc: Value,
+    },
+    DeleteDoc {
+        collection: String,
+        key: String,
+    },
+    ZAdd {
+        set: String,
+        member: String,
+        score: f64,
+    },
+    ZRem {
+        set: String,
+        member: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The namespace's checkpoint is not the one the writer started from:
+    /// another runner wrote this batch (lost lease) or the model was dropped.
+    #[error("checkpoint moved: expected {expected}, found {found}")]
+    Fenced { expected: u64, found: u64 },
+    #[error("read-model store unavailable: {0}")]
+    Unavailable(String),
+    #[error("read-model store: {0}")]
+    Other(String),
+}
+
+#[async_trait]
+pub trait ReadStore: Send + Sync {
+    /// "redis", "mongodb" or "embedded".
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn get_doc(&self, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError>;
+    /// Every document of a collection, ordered by key.
+    async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError>;
+    async fn zscore(&self, ns: &Namespace, set: &str, member: &str) -> Result<Option<f64>, StoreError>;
+    /// Members by descending score (ties by member, descending), `offset`/`limit` paged.
+    async fn zrange_desc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError>;
+
+    /// Last applied position of a namespace (0 when new).
+    async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError>;
+    /// Apply `changes` and move the checkpoint from `expected` to `new`, all
+    /// or nothing. Fails with [`StoreError::Fenced`] when the checkpoint is
+    /// not `expected`.
+    async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError>;
+
+    async fn active(&self, projection: &str) -> Result<Option<ActiveModel>, StoreError>;
+    /// Point queries at `model`. Atomic: readers see the old or the new generation.
+    async fn activate(&self, projection: &str, model: ActiveModel) -> Result<(), StoreError>;
+    /// A generation number never handed out before for this projection.
+    async fn next_generation(&self, projection: &str) -> Result<u64, StoreError>;
+    /// Remove every trace of a generation (documents, sets, checkpoint).
+    async fn drop_generation(&self, ns: &Namespace) -> Result<(), StoreError>;
+
+    /// Take or renew the lease `name` for `owner`. True when `owner` holds it
+    /// now; it expires after `ttl` unless renewed.
+    async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,293 @@
+//! Configuration from environment variables and `.env` files.
+//!
+//! Names follow the original Kippenstummel service where they exist. Real
+//! environment variables win over files; files are read in this order, the
+//! first occurrence of a variable winning: `.env.<NODE_ENV>.local`,
+//! `.env.<NODE_ENV>`, `.env.local`, `.env`, then the same names inside
+//! `CONFIG_DIR`. Every value is checked at start; the first bad one stops
+//! start-up with one line naming the variable.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+    Test,
+    Staging,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub mongo_uri: Option<String>,
+    pub redis_uri: Option<String>,
+    pub redis_key_prefix: String,
+    pub jwt_secret: String,
+    pub ident_secret: String,
+    pub ident_expires_in: u64,
+    pub captcha_expires_in: u64,
+    pub transfer_expires_in: u64,
+    pub embedded_sync: crate::event_store::SyncMode,
+    pub snapshot_every: usize,
+    pub command_max_attempts: u32,
+    pub projection_batch_size: usize,
+    pub projection_poll: Duration,
+    pub projection_lease_ttl: Duration,
+    pub connect_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub instance_id: String,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+/// One line, naming the setting and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where configuration values come from: the process environment first,
+/// then the `.env` files.
+pub struct Source {
+    values: HashMap<String, String>,
+}
+
+impl Source {
+    /// The process environment plus the `.env` files (see the module docs).
+    pub fn from_environment() -> Result<Self, ConfigError> {
+        let mut values: HashMap<String, String> = std::env::vars().collect();
+        let node_env = values.get("NODE_ENV").cloned().unwrap_or_else(|| "development".into());
+        let config_dir = PathBuf::from(values.get("CONFIG_DIR").cloned().unwrap_or_else(|| "./config".into()));
+        let names = [
+            format!(".env.{node_env}.local"),
+            format!(".env.{node_env}"),
+            ".env.local".into(),
+            ".env".into(),
+        ];
+        let files = names
+            .iter()
+            .map(PathBuf::from)
+            .chain(names.iter().map(|n| config_dir.join(n)));
+        for file in files {
+            if !file.is_file() {
+                continue;
+            }
+            let entries = dotenvy::from_path_iter(&file)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", file.display())))?;
+            for entry in entries {
+                let (key, value) = entry.map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+                values.entry(key).or_insert(value);
+            }
+        }
+        Ok(Self { values })
+    }
+
+    pub fn from_map(values: HashMap<String, String>) -> Self {
+        Self { values }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        &self,
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<T>() {
+                Ok(v) if v >= min && v <= max => Ok(v),
+                _ => Err(ConfigError(format!(
+                    "{name} must be a whole number from {min} to {max} (got {raw:?})"
+                ))),
+            },
+        }
+    }
+
+    fn uri(&self, name: &str, schemes: &[&str]) -> Result<Option<String>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw)
+                if schemes
+                    .iter()
+                    .any(|s| raw.starts_with(&format!("{s}://")) && raw.len() > s.len() + 3) =>
+            {
+                Ok(Some(raw.to_owned()))
+            }
+            Some(raw) => Err(ConfigError(format!(
+                "{name} must be a URI starting with {} (got {raw:?})",
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))),
+        }
+    }
+}
+
+const DEV_SECRET_NOTE: &str = "development-only secret, set it in production";
+
+impl Config {
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_source(&Source::from_environment()?)
+    }
+
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let environment = match src.get("NODE_ENV").unwrap_or("development") {
+            "development" => Environment::Development,
+            "production" => Environment::Production,
+            "test" => Environment::Test,
+            "staging" => Environment::Staging,
+            other => {
+                return Err(ConfigError(format!(
+                    "NODE_ENV must be one of development, production, test, staging (got {other:?})"
+                )))
+            }
+        };
+        let secret = |name: &str| -> Result<String, ConfigError> {
+            match (src.get(name), environment) {
+                (Some(v), Environment::Production | Environment::Staging) if v.len() < 16 => Err(ConfigError(format!(
+                    "{name} must be at least 16 characters long in {environment:?}"
+                ))),
+                (Some(v), _) => Ok(v.to_owned()),
+                (None, Environment::Production | Environment::Staging) => {
+                    Err(ConfigError(format!("{name} is required in {environment:?}")))
+                }
+                (None, _) => Ok(format!("{name}: {DEV_SECRET_NOTE}")),
+            }
+        };
+        let embedded_sync = match src.get("EMBEDDED_SYNC").unwrap_or("full") {
+            "full" => crate::event_store::SyncMode::Full,
+            "normal" => crate::event_store::SyncMode::Normal,
+            other => {
+                return Err(ConfigError(format!(
+                    "EMBEDDED_SYNC must be full or normal (got {other:?})"
+                )))
+            }
+        };
+        let log_level = match src.get("LOG_LEVEL").unwrap_or("info") {
+            level @ ("error" | "warn" | "info" | "debug") => level.to_owned(),
+            "verbose" => "trace".to_owned(),
+            other => {
+                return Err(ConfigError(format!(
+                    "LOG_LEVEL must be one of error, warn, info, debug, verbose (got {other:?})"
+                )))
+            }
+        };
+        let log_format = match src.get("LOG_FORMAT").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(ConfigError(format!("LOG_FORMAT must be text or json (got {other:?})"))),
+        };
+        let redis_key_prefix = src.get("REDIS_KEY_PREFIX").unwrap_or("stummel:").to_owned();
+        if redis_key_prefix.contains(['*', '?', '[', ']', ' ']) {
+            return Err(ConfigError(format!(
+                "REDIS_KEY_PREFIX must not contain spaces or glob characters (got {redis_key_prefix:?})"
+            )));
+        }
+        let ms = |name: &str, default: u64, min: u64, max: u64| {
+            src.number(name, default, min, max).map(Duration::from_millis)
+        };
+        Ok(Self {
+            environment,
+            port: src.number("PORT", 8080u16, 0, u16::MAX)?,
+            data_dir: PathBuf::from(src.get("DATA_DIR").unwrap_or("./data")),
+            mongo_uri: src.uri("MONGO_URI", &["mongodb", "mongodb+srv"])?,
+            redis_uri: src.uri("REDIS_URI", &["redis", "rediss", "redis+unix", "unix"])?,
+            redis_key_prefix,
+            jwt_secret: secret("JWT_SECRET")?,
+            ident_secret: secret("IDENT_SECRET")?,
+            ident_expires_in: src.number("IDENT_EXPIRES_IN", 604_800u64, 1, 10 * 365 * 86_400)?,
+            captcha_expires_in: src.number("CAPTCHA_EXPIRES_IN", 300u64, 1, 86_400)?,
+            transfer_expires_in: src.number("TRANSFER_EXPIRES_IN", 300u64, 1, 86_400)?,
+            embedded_sync,
+            snapshot_every: src.number("SNAPSHOT_EVERY", 50usize, 0, 1_000_000)?,
+            command_max_attempts: src.number("COMMAND_MAX_ATTEMPTS", 5u32, 1, 100)?,
+            projection_batch_size: src.number("PROJECTION_BATCH_SIZE", 500usize, 1, 100_000)?,
+            projection_poll: ms("PROJECTION_POLL_MS", 500, 10, 600_000)?,
+            projection_lease_ttl: ms("PROJECTION_LEASE_TTL_MS", 15_000, 1_000, 600_000)?,
+            connect_timeout: ms("CONNECT_TIMEOUT_MS", 5_000, 100, 120_000)?,
+            shutdown_grace: ms("SHUTDOWN_GRACE_MS", 30_000, 0, 600_000)?,
+            instance_id: src
+                .get("INSTANCE_ID")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("stummel-{}", uuid::Uuid::new_v4().simple())),
+            log_level,
+            log_format,
+        })
+    }
+
+    pub fn uses_dev_secrets(&self) -> bool {
+        self.jwt_secret.ends_with(DEV_SECRET_NOTE) || self.ident_secret.ends_with(DEV_SECRET_NOTE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_source(&Source::from_map(
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ))
+    }
+
+    #[test]
+    fn defaults_need_no_settings() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert!(c.mongo_uri.is_none() && c.redis_uri.is_none());
+        assert!(c.uses_dev_secrets());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (pairs, needle) in [
+            (vec![("PORT", "eighty")], "PORT must be a whole number"),
+            (vec![("PORT", "70000")], "PORT must be a whole number"),
+            (vec![("MONGO_URI", "localhost:27017")], "MONGO_URI must be a URI"),
+            (vec![("REDIS_URI", "http://x")], "REDIS_URI must be a URI"),
+            (vec![("NODE_ENV", "prod")], "NODE_ENV must be one of"),
+            (vec![("NODE_ENV", "production")], "JWT_SECRET is required"),
+            (vec![("LOG_LEVEL", "loud")], "LOG_LEVEL must be one of"),
+            (vec![("SNAPSHOT_EVERY", "-1")], "SNAPSHOT_EVERY must be"),
+            (vec![("EMBEDDED_SYNC", "off")], "EMBEDDED_SYNC must be"),
+        ] {
+            let error = config(&pairs).unwrap_err().to_string();
+            assert!(error.contains(needle), "{pairs:?}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn production_requires_long_secrets() {
+        let short = config(&[("NODE_ENV", "production"), ("JWT_SECRET", "x"), ("IDENT_SECRET", "y")]);
+        assert!(short.unwrap_err().to_string().contains("at least 16"));
+        let ok = config(&[
+            ("NODE_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef"),
+            ("IDENT_SECRET", "0123456789abcdef"),
+        ])
+        .unwrap();
+        assert!(!ok.uses_dev_secrets());
+    }
+}

@@ -1,0 +1,61 @@
+//! Per-request work: a request id (header and log field), metrics, the
+//! completion log line, and the standard error body for framework errors.
+
+use super::error::ErrorKind;
+use crate::metrics::Metrics;
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The id of the request being handled (also sent as `X-Request-Id`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn around<E: Endpoint>(ep: Arc<E>, mut req: Request, metrics: Metrics) -> Result<Response> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.to_string());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut response = match ep.call(req).instrument(span.clone()).await {
+        Ok(output) => output.into_response(),
+        Err(error) => {
+            let kind = ErrorKind::for_status(error.status());
+            if kind.status.is_server_error() {
+                span.in_scope(|| tracing::error!(%error, "request failed"));
+            }
+            kind.response(&path, None)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let status = response.status();
+    let elapsed = started.elapsed();
+    metrics
+        .http_requests
+        .with_label_values(&[&method, status.as_str()])
+        .inc();
+    metrics
+        .http_seconds
+        .with_label_values(&[&method])
+        .observe(elapsed.as_secs_f64());
+    let ms = elapsed.as_millis();
+    let _enter = span.enter();
+    if path.starts_with("/api/live") || path.starts_with("/api/ready") || path == "/metrics" {
+        tracing::debug!(%method, %path, status = status.as_u16(), duration_ms = ms, "{method} {path} {status} {ms}ms");
+    } else if status.is_server_error() {
+        tracing::error!(%method, %path, status = status.as_u16(), duration_ms = ms, "{method} {path} {status} {ms}ms");
+    } else if status.is_client_error() {
+        tracing::warn!(%method, %path, status = status.as_u16(), duration_ms = ms, "{method} {path} {status} {ms}ms");
+    } else {
+        tracing::info!(%method, %path, status = status.as_u16(), duration_ms = ms, "{method} {path} {status} {ms}ms");
+    }
+    Ok(response)
+}

@@ -1,0 +1,49 @@
+//! The HTTP surface: routes, the request middleware, the OpenAPI document.
+
+pub mod error;
+mod health;
+mod middleware;
+
+use crate::engine::Engine;
+use poem::{get, handler, web::Data, Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use std::sync::Arc;
+
+pub use middleware::RequestId;
+
+/// All routes of the service, wrapped in the request middleware.
+pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
+    let api = OpenApiService::new(
+        health::HealthApi::new(engine.clone()),
+        "stummel",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Kippenstummel and Devmarkt on one event-sourced engine.")
+    .server("/api");
+    let ui = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    let metrics = engine.metrics.clone();
+    Route::new()
+        .nest("/api", api)
+        .nest("/docs", ui)
+        .at("/openapi.json", spec)
+        .at("/metrics", get(metrics_text).data(engine))
+        .around(move |ep, req| middleware::around(ep, req, metrics.clone()))
+}
+
+#[handler]
+fn metrics_text(engine: Data<&Arc<Engine>>) -> String {
+    for status in engine.statuses() {
+        engine
+            .metrics
+            .projection_lag
+            .with_label_values(&[&status.name])
+            .set(status.lag() as i64);
+        engine
+            .metrics
+            .projection_checkpoint
+            .with_label_values(&[&status.name])
+            .set(status.checkpoint as i64);
+    }
+    engine.metrics.render()
+}

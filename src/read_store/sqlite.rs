@@ -1,0 +1,327 @@
+//! The embedded read-model store: a SQLite file next to the event store.
+
+use super::{now_ms, other, unavailable};
+use async_trait::async_trait;
+use projections::{ActiveModel, Change, Namespace, ReadStore, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rm_docs (
+    projection TEXT NOT NULL, generation INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (projection, generation, collection, key)
+);
+CREATE TABLE IF NOT EXISTS rm_zsets (
+    projection TEXT NOT NULL, generation INTEGER NOT NULL, set_name TEXT NOT NULL, member TEXT NOT NULL,
+    score REAL NOT NULL, PRIMARY KEY (projection, generation, set_name, member)
+);
+CREATE INDEX IF NOT EXISTS rm_zsets_by_score ON rm_zsets (projection, generation, set_name, score DESC, member DESC);
+CREATE TABLE IF NOT EXISTS rm_checkpoints (
+    projection TEXT NOT NULL, generation INTEGER NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (projection, generation)
+);
+CREATE TABLE IF NOT EXISTS rm_active (projection TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rm_generations (projection TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+";
+
+pub struct SqliteReadStore {
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+    // A read model can always be rebuilt from the log: no fsync per commit.
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+    Ok(conn)
+}
+
+impl SqliteReadStore {
+    /// Opens (creating when missing) `readmodels.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("readmodels.db");
+        let writer = open(&path)?;
+        writer.execute_batch(SCHEMA).map_err(unavailable)?;
+        let reader = open(&path)?;
+        Ok(Self {
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        conn: &Arc<Mutex<Connection>>,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| other("read store connection poisoned"))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(other)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        Self::with(&self.reader, f).await
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        Self::with(&self.writer, f).await
+    }
+}
+
+fn checkpoint_of(conn: &Connection, ns: &Namespace) -> Result<u64, StoreError> {
+    conn.query_row(
+        "SELECT position FROM rm_checkpoints WHERE projection = ?1 AND generation = ?2",
+        params![ns.projection, ns.generation as i64],
+        |row| row.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|p| p.unwrap_or(0) as u64)
+    .map_err(other)
+}
+
+#[async_trait]
+impl ReadStore for SqliteReadStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable))
+            .await
+    }
+
+    async fn get_doc(&self, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        let (ns, collection, key) = (ns.clone(), collection.to_owned(), key.to_owned());
+        self.read(move |conn| {
+            let doc: Option<String> = conn
+                .query_row(
+                    "SELECT doc FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
+                    params![ns.projection, ns.generation as i64, collection, key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(other)?;
+            doc.map(|d| serde_json::from_str(&d).map_err(other)).transpose()
+        })
+        .await
+    }
+
+    async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let (ns, collection) = (ns.clone(), collection.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT key, doc FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3
+                     ORDER BY key",
+                )
+                .map_err(other)?;
+            let rows = stmt
+                .query_map(params![ns.projection, ns.generation as i64, collection], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(other)?;
+            rows.map(|r| {
+                let (key, doc) = r.map_err(other)?;
+                Ok((key, serde_json::from_str(&doc).map_err(other)?))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn zscore(&self, ns: &Namespace, set: &str, member: &str) -> Result<Option<f64>, StoreError> {
+        let (ns, set, member) = (ns.clone(), set.to_owned(), member.to_owned());
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3 AND member = ?4",
+                params![ns.projection, ns.generation as i64, set, member],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(other)
+        })
+        .await
+    }
+
+    async fn zrange_desc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let (ns, set) = (ns.clone(), set.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT member, score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3
+                     ORDER BY score DESC, member DESC LIMIT ?4 OFFSET ?5",
+                )
+                .map_err(other)?;
+            let rows = stmt
+                .query_map(
+                    params![ns.projection, ns.generation as i64, set, limit as i64, offset as i64],
+                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
+                )
+                .map_err(other)?;
+            rows.map(|r| r.map_err(other)).collect()
+        })
+        .await
+    }
+
+    async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
+        let ns = ns.clone();
+        self.read(move |conn| checkpoint_of(conn, &ns)).await
+    }
+
+    async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError> {
+        let (ns, changes) = (ns.clone(), changes.to_vec());
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let found = checkpoint_of(&tx, &ns)?;
+            if found != expected {
+                return Err(StoreError::Fenced { expected, found });
+            }
+            let (p, g) = (&ns.projection, ns.generation as i64);
+            for change in &changes {
+                match change {
+                    Change::PutDoc { collection, key, doc } => tx.execute(
+                        "INSERT OR REPLACE INTO rm_docs (projection, generation, collection, key, doc)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![p, g, collection, key, doc.to_string()],
+                    ),
+                    Change::DeleteDoc { collection, key } => tx.execute(
+                        "DELETE FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
+                        params![p, g, collection, key],
+                    ),
+                    Change::ZAdd { set, member, score } => tx.execute(
+                        "INSERT OR REPLACE INTO rm_zsets (projection, generation, set_name, member, score)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![p, g, set, member, score],
+                    ),
+                    Change::ZRem { set, member } => tx.execute(
+                        "DELETE FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3 AND member = ?4",
+                        params![p, g, set, member],
+                    ),
+                }
+                .map_err(other)?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO rm_checkpoints (projection, generation, position) VALUES (?1, ?2, ?3)",
+                params![p, g, new as i64],
+            )
+            .map_err(other)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn active(&self, projection: &str) -> Result<Option<ActiveModel>, StoreError> {
+        let projection = projection.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT generation, version FROM rm_active WHERE projection = ?1",
+                params![projection],
+                |row| {
+                    Ok(ActiveModel {
+                        generation: row.get::<_, i64>(0)? as u64,
+                        version: row.get::<_, i64>(1)? as u32,
+                    })
+                },
+            )
+            .optional()
+            .map_err(other)
+        })
+        .await
+    }
+
+    async fn activate(&self, projection: &str, model: ActiveModel) -> Result<(), StoreError> {
+        let projection = projection.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO rm_active (projection, generation, version) VALUES (?1, ?2, ?3)",
+                params![projection, model.generation as i64, model.version as i64],
+            )
+            .map(|_| ())
+            .map_err(other)
+        })
+        .await
+    }
+
+    async fn next_generation(&self, projection: &str) -> Result<u64, StoreError> {
+        let projection = projection.to_owned();
+        self.write(move |conn| {
+            conn.query_row(
+                "INSERT INTO rm_generations (projection, last) VALUES (?1, 1)
+                 ON CONFLICT (projection) DO UPDATE SET last = last + 1 RETURNING last",
+                params![projection],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|g| g as u64)
+            .map_err(other)
+        })
+        .await
+    }
+
+    async fn drop_generation(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let ns = ns.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            for table in ["rm_docs", "rm_zsets", "rm_checkpoints"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE projection = ?1 AND generation = ?2"),
+                    params![ns.projection, ns.generation as i64],
+                )
+                .map_err(other)?;
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            let now = now_ms();
+            let changed = conn
+                .execute(
+                    "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                     WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+                    params![name, owner, now + ttl.as_millis() as i64, now],
+                )
+                .map_err(other)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let (name, owner) = (name.to_owned(), owner.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
+                params![name, owner],
+            )
+            .map(|_| ())
+            .map_err(other)
+        })
+        .await
+    }
+}
