@@ -239,7 +239,12 @@ impl Projector {
     }
 
     /// Applies the next batch after the namespace's checkpoint. Returns how
-    /// many events it applied.
+    /// many events it applied. Safe to race: a batch committed by another
+    /// runner meanwhile makes this one fail with `StoreError::Fenced`.
+    pub async fn apply_next_batch(&self, ns: &Namespace) -> Result<usize, RunError> {
+        self.step(ns).await
+    }
+
     async fn step(&self, ns: &Namespace) -> Result<usize, RunError> {
         let checkpoint = self.store.checkpoint(ns).await?;
         let events = self.source.read_after(checkpoint, self.config.batch_size).await?;

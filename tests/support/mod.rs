@@ -1,0 +1,242 @@
+//! Shared test rig: private Redis servers, fresh MongoDB databases, the
+//! service binary on a free port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use stummel::event_store::{EventRepository, MongoEventStore, SqliteEventStore, SyncMode};
+use stummel::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
+
+pub const MONGO_ENV: &str = "STUMMEL_TEST_MONGO_URI";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A redis-server of our own: free port, temporary directory, no persistence.
+/// Killed on drop.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (scripts/test.sh installs it)");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // port taken meanwhile: try another
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self { child, port, _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start redis-server");
+    }
+
+    pub fn uri(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The MongoDB server under test. The MongoDB tests are `#[ignore]`d and
+/// only run with `--include-ignored`, which scripts/test.sh passes when the
+/// variable is set; run without it, they fail rather than pass silently.
+pub fn mongo_uri() -> String {
+    std::env::var(MONGO_ENV).unwrap_or_else(|_| panic!("{MONGO_ENV} must name a MongoDB server to run this test"))
+}
+
+/// A fresh database on the test server; [`MongoDb::drop_database`] removes it.
+pub struct MongoDb {
+    pub client: mongodb::Client,
+    pub db: mongodb::Database,
+}
+
+impl MongoDb {
+    pub async fn fresh() -> Self {
+        let client = mongodb::Client::with_uri_str(mongo_uri())
+            .await
+            .expect("valid STUMMEL_TEST_MONGO_URI");
+        let name = format!("stummel_test_{}", uuid::Uuid::new_v4().simple());
+        let db = client.database(&name);
+        Self { client, db }
+    }
+
+    pub async fn drop_database(&self) {
+        self.db.drop().await.expect("drop test database");
+    }
+}
+
+pub fn embedded_events(dir: &Path) -> EventRepository {
+    EventRepository::embedded(SqliteEventStore::open(dir, SyncMode::Normal).unwrap())
+        .with_upcasters(stummel::upcasters::all())
+}
+
+pub async fn mongo_events(mongo: &MongoDb) -> EventRepository {
+    EventRepository::mongo(
+        MongoEventStore::with_database(mongo.client.clone(), mongo.db.clone())
+            .await
+            .unwrap(),
+    )
+    .with_upcasters(stummel::upcasters::all())
+}
+
+pub fn embedded_reads(dir: &Path) -> SqliteReadStore {
+    SqliteReadStore::open(dir).unwrap()
+}
+
+pub async fn redis_reads(redis: &RedisServer) -> RedisReadStore {
+    RedisReadStore::connect(&redis.uri(), "test:", Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
+pub async fn mongo_reads(mongo: &MongoDb) -> MongoReadStore {
+    MongoReadStore::new(mongo.client.clone(), mongo.db.clone())
+        .await
+        .unwrap()
+}
+
+/// The `stummel` binary running `args` with `env` (and nothing inherited
+/// that could point it at real servers).
+pub fn stummel(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stummel"));
+    command.args(args);
+    for name in [
+        "MONGO_URI",
+        "REDIS_URI",
+        "NODE_ENV",
+        "PORT",
+        "DATA_DIR",
+        "RUST_LOG",
+        "LOG_LEVEL",
+    ] {
+        command.env_remove(name);
+    }
+    command.env("CONFIG_DIR", "/nonexistent-stummel-config");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+}
+
+/// A running `stummel serve`; SIGKILLed on drop unless stopped.
+pub struct Service {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Service {
+    /// Starts `stummel serve` on a free port and waits until it listens.
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let dir = data_dir.to_str().unwrap().to_owned();
+        let mut all = vec![("PORT", "0"), ("DATA_DIR", dir.as_str()), ("PROJECTION_POLL_MS", "50")];
+        all.extend_from_slice(env);
+        let mut child = stummel(&["serve"], &all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(address) = line.strip_prefix("stummel listening on http://") {
+                        let port = address.rsplit(':').next().unwrap();
+                        break format!("http://127.0.0.1:{port}");
+                    }
+                }
+                _ => {
+                    let status = child.wait().unwrap();
+                    panic!("stummel serve exited before listening: {status}");
+                }
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "stummel did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it returns Some or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
