@@ -31,15 +31,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    if config.uses_dev_secrets() {
-        tracing::warn!("JWT_SECRET/IDENT_SECRET not set: using development-only secrets");
-    }
     if let Command::Loadgen { .. } = &command {
         if config.environment == Environment::Production {
             anyhow::bail!("loadgen writes synthetic events and refuses to run with NODE_ENV=production");
         }
     }
+    let dev_secrets = config.uses_dev_secrets();
     let engine = Engine::start(config).await?;
+    if dev_secrets {
+        tracing::warn!("JWT_SECRET/IDENT_SECRET not set: using development-only secrets");
+    }
     match command {
         Command::Serve => stummel::serve::run(engine).await,
         Command::Replay {

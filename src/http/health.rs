@@ -77,13 +77,13 @@ pub enum ReadyResponse {
 #[OpenApi]
 impl HealthApi {
     /// Liveness: the process answers.
-    #[oai(path = "/live", method = "get")]
+    #[oai(path = "/api/live", method = "get")]
     async fn live(&self) -> Html<&'static str> {
         Html("OK")
     }
 
     /// Readiness: stores reachable, projections built and caught up (lag reported).
-    #[oai(path = "/ready", method = "get")]
+    #[oai(path = "/api/ready", method = "get")]
     async fn ready(&self) -> ReadyResponse {
         let engine = &self.engine;
         let mut details = BTreeMap::new();

@@ -24,10 +24,10 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
     let spec = api.spec_endpoint();
     let metrics = engine.metrics.clone();
     Route::new()
-        .nest("/api", api)
         .nest("/docs", ui)
         .at("/openapi.json", spec)
         .at("/metrics", get(metrics_text).data(engine))
+        .nest("/", api)
         .around(move |ep, req| middleware::around(ep, req, metrics.clone()))
 }
 
