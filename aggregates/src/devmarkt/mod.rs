@@ -1,0 +1,1 @@
+//! Devmarkt's domain: templates, applications, users.

@@ -1,0 +1,4 @@
+//! Kippenstummel's domain: the CVM aggregate and the pure rules around
+//! identities (credibility, karma, usernames, throttling).
+
+pub mod geo;
