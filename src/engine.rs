@@ -3,6 +3,9 @@
 
 use crate::config::Config;
 use crate::event_store::{EventRepository, MongoEventStore, SqliteEventStore};
+use crate::kippenstummel::idents::{IdentStore, MongoIdents, SqliteIdents};
+use crate::kippenstummel::tokens::{MemoryTokens, RedisTokens, TokenStore};
+use crate::kippenstummel::Kippenstummel;
 use crate::metrics::Metrics;
 use crate::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
 use crate::upcasters;
@@ -22,7 +25,12 @@ pub enum StoreRole {
 
 /// Every projection the service runs, with the store it lives in.
 pub fn registered_projections() -> Vec<(Arc<dyn Projection>, StoreRole)> {
-    vec![(Arc::new(projections::stats::EventStats), StoreRole::Documents)]
+    use projections::kippenstummel::{credibility::Credibility, karma::Karma};
+    vec![
+        (Arc::new(projections::stats::EventStats), StoreRole::Documents),
+        (Arc::new(Karma), StoreRole::Hot),
+        (Arc::new(Credibility), StoreRole::Hot),
+    ]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +52,7 @@ pub struct Engine {
     pub hot: Arc<dyn ReadStore>,
     pub documents: Arc<dyn ReadStore>,
     pub projectors: Vec<Arc<Projector>>,
+    pub kippenstummel: Arc<Kippenstummel>,
 }
 
 async fn connect_mongo(
@@ -110,6 +119,14 @@ impl Engine {
         } else {
             None
         };
+        let tokens: Arc<dyn TokenStore> = match &redis {
+            Some(redis) => Arc::new(RedisTokens::new(redis.connection())),
+            None => Arc::new(MemoryTokens::default()),
+        };
+        let idents: Arc<dyn IdentStore> = match &mongo {
+            Some((_, db)) => Arc::new(MongoIdents::new(db).await.map_err(|e| mongo_error(e.to_string()))?),
+            None => Arc::new(SqliteIdents::open(&config.data_dir).map_err(|e| embedded_error(e.to_string()))?),
+        };
         let (events, mongo_reads) = match mongo {
             Some((client, db)) => {
                 let events = MongoEventStore::with_database(client.clone(), db.clone())
@@ -159,6 +176,14 @@ impl Engine {
                 ))
             })
             .collect();
+        let kippenstummel = Arc::new(Kippenstummel::new(
+            &config,
+            &events,
+            &metrics,
+            idents,
+            tokens,
+            hot.clone(),
+        ));
         Ok(Self {
             config,
             metrics,
@@ -166,6 +191,7 @@ impl Engine {
             hot,
             documents,
             projectors,
+            kippenstummel,
         })
     }
 

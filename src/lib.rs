@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod event_store;
 pub mod http;
+pub mod kippenstummel;
 pub mod loadgen;
 pub mod metrics;
 pub mod read_store;

@@ -9,10 +9,13 @@
 
 pub mod changeset;
 pub mod event;
+pub mod kippenstummel;
 pub mod projection;
+pub mod rsql;
 pub mod runtime;
 pub mod stats;
 pub mod store;
+pub mod supercluster;
 
 pub use changeset::ChangeSet;
 pub use event::{EventSource, RecordedEvent, SourceError};

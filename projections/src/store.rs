@@ -88,6 +88,16 @@ pub trait ReadStore: Send + Sync {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError>;
+    /// Members by ascending score (ties by member, ascending), `offset`/`limit` paged.
+    async fn zrange_asc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError>;
+    /// Number of members of a set.
+    async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError>;
 
     /// Last applied position of a namespace (0 when new).
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError>;

@@ -23,8 +23,41 @@ pub async fn around<E: Endpoint>(ep: Arc<E>, mut req: Request, metrics: Metrics)
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = match ep.call(req).instrument(span.clone()).await {
+    // Bodies are read up to the limit here, whether or not they announce a length.
+    let body = req.take_body();
+    if !body.is_empty() {
+        match body.into_bytes_limit(super::BODY_LIMIT_BYTES).await {
+            Ok(bytes) => req.set_body(bytes),
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                let mut response = super::error::PAYLOAD_TOO_LARGE.response(&path, None);
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-request-id", value);
+                }
+                metrics.http_requests.with_label_values(&[&method, "413"]).inc();
+                return Ok(response);
+            }
+            Err(error) => {
+                return Ok(super::error::BAD_REQUEST.response(&path, Some(vec![serde_json::json!(error.to_string())])))
+            }
+        }
+    }
+    let context = super::error::RequestContext {
+        path: path.clone(),
+        id: request_id.clone(),
+    };
+    let call = super::error::REQUEST.scope(context, ep.call(req));
+    let mut response = match call.instrument(span.clone()).await {
         Ok(output) => output.into_response(),
+        // Our own error answers (ApiError) already carry the standard body.
+        Err(error) if error.is_from_response() => error.into_response(),
+        // Unparseable JSON bodies are a payload problem, not a server one.
+        Err(error) if error.is::<poem_openapi::error::ParseRequestPayloadError>() => super::error::INVALID_PAYLOAD
+            .response(
+                &path,
+                Some(vec![serde_json::json!({
+                    "property": "body", "constraint": "isJson", "message": "body must be valid JSON"
+                })]),
+            ),
         Err(error) => {
             let kind = ErrorKind::for_status(error.status());
             if kind.status.is_server_error() {

@@ -9,26 +9,36 @@ use poem::{get, handler, web::Data, Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use std::sync::Arc;
 
+/// Largest accepted request body (Express's default in the original: 100 kB).
+pub const BODY_LIMIT_BYTES: usize = 100 * 1024;
+
 pub use middleware::RequestId;
 
 /// All routes of the service, wrapped in the request middleware.
 pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
+    let ident = crate::kippenstummel::api::IdentApi {
+        service: engine.kippenstummel.clone(),
+    };
     let api = OpenApiService::new(
-        health::HealthApi::new(engine.clone()),
+        (health::HealthApi::new(engine.clone()), ident),
         "stummel",
         env!("CARGO_PKG_VERSION"),
     )
-    .description("Kippenstummel and Devmarkt on one event-sourced engine.")
-    .server("/api");
+    .description("Kippenstummel and Devmarkt on one event-sourced engine.");
     let ui = api.swagger_ui();
     let spec = api.spec_endpoint();
     let metrics = engine.metrics.clone();
+    let kippenstummel = engine.kippenstummel.clone();
     Route::new()
         .nest("/docs", ui)
         .at("/openapi.json", spec)
         .at("/metrics", get(metrics_text).data(engine))
         .nest("/", api)
-        .around(move |ep, req| middleware::around(ep, req, metrics.clone()))
+        .around(move |ep, req| {
+            // Last-active tracking (spec 3.4): never delays the request.
+            kippenstummel.track_activity(req.header("x-ident"));
+            middleware::around(ep, req, metrics.clone())
+        })
 }
 
 #[handler]

@@ -242,6 +242,45 @@ impl ReadStore for MongoReadStore {
             .collect()
     }
 
+    async fn zrange_asc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut filter = ns_filter(ns);
+        filter.insert("set", set);
+        let rows: Vec<Document> = self
+            .zsets
+            .find(filter)
+            .sort(doc! {"score": 1, "member": 1})
+            .skip(offset as u64)
+            .limit(limit as i64)
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.get_str("member").map_err(other)?.to_owned(),
+                    r.get_f64("score").map_err(other)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {
+        let mut filter = ns_filter(ns);
+        filter.insert("set", set);
+        self.zsets.count_documents(filter).await.map_err(unavailable)
+    }
+
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
         let row = self
             .checkpoints

@@ -180,6 +180,32 @@ impl ReadStore for RedisReadStore {
             .map_err(unavailable)
     }
 
+    async fn zrange_asc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // ZRANGE orders equal scores by member ascending.
+        self.conn
+            .clone()
+            .zrange_withscores(self.set_key(ns, set), offset as isize, (offset + limit - 1) as isize)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {
+        self.conn
+            .clone()
+            .zcard(self.set_key(ns, set))
+            .await
+            .map_err(unavailable)
+    }
+
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
         let found: Option<u64> = self
             .conn

@@ -185,6 +185,46 @@ impl ReadStore for SqliteReadStore {
         .await
     }
 
+    async fn zrange_asc(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let (ns, set) = (ns.clone(), set.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT member, score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3
+                     ORDER BY score ASC, member ASC LIMIT ?4 OFFSET ?5",
+                )
+                .map_err(other)?;
+            let rows = stmt
+                .query_map(
+                    params![ns.projection, ns.generation as i64, set, limit as i64, offset as i64],
+                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
+                )
+                .map_err(other)?;
+            rows.map(|r| r.map_err(other)).collect()
+        })
+        .await
+    }
+
+    async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {
+        let (ns, set) = (ns.clone(), set.to_owned());
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3",
+                params![ns.projection, ns.generation as i64, set],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(other)
+        })
+        .await
+    }
+
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
         let ns = ns.clone();
         self.read(move |conn| checkpoint_of(conn, &ns)).await

@@ -62,6 +62,17 @@ pub async fn documents_and_sets_round_trip(store: Arc<dyn ReadStore>, _: &Path) 
         vec![("dave".into(), -1.0)]
     );
     assert!(store.zrange_desc(&ns, "z", 0, 0).await.unwrap().is_empty());
+    let bottom = store.zrange_asc(&ns, "z", 0, 3).await.unwrap();
+    assert_eq!(
+        bottom,
+        vec![("dave".into(), -1.0), ("alice".into(), 5.0), ("carol".into(), 5.0)]
+    );
+    assert_eq!(
+        store.zrange_asc(&ns, "z", 3, 10).await.unwrap(),
+        vec![("bob".into(), 7.5)]
+    );
+    assert_eq!(store.zcard(&ns, "z").await.unwrap(), 4);
+    assert_eq!(store.zcard(&ns, "nothing").await.unwrap(), 0);
 
     let removals = vec![
         Change::DeleteDoc {

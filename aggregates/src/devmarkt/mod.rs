@@ -1,1 +1,5 @@
 //! Devmarkt's domain: templates, applications, users.
+
+pub mod application;
+pub mod template;
+pub mod user;

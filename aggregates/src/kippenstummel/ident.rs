@@ -123,7 +123,10 @@ mod tests {
             .when(IdentCommand::Erase)
             .then_expect_events(vec![IdentEvent::IdentErased {}]);
         TestFramework::<Ident>::with(())
-            .given(vec![IdentEvent::IdentRegistered { issued_at: at() }, IdentEvent::IdentErased {}])
+            .given(vec![
+                IdentEvent::IdentRegistered { issued_at: at() },
+                IdentEvent::IdentErased {},
+            ])
             .when(IdentCommand::Erase)
             .then_expect_error(IdentError::Unknown);
         TestFramework::<Ident>::with(())
@@ -135,7 +138,10 @@ mod tests {
     #[test]
     fn event_names_are_stable() {
         let json = serde_json::to_value(IdentEvent::IdentRegistered { issued_at: at() }).unwrap();
-        assert_eq!(json, serde_json::json!({"type": "ident-registered", "issuedAt": "2026-11-25T10:00:00Z"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "ident-registered", "issuedAt": "2026-11-25T10:00:00Z"})
+        );
         assert_eq!(IdentEvent::IdentErased {}.event_type(), "ident-erased");
     }
 }

@@ -1,6 +1,10 @@
 //! Kippenstummel's domain: the CVM aggregate and the pure rules around
 //! identities (credibility, karma, usernames, throttling).
 
+pub mod credibility;
 pub mod cvm;
 pub mod geo;
 pub mod ident;
+pub mod karma;
+pub mod throttle;
+pub mod username;

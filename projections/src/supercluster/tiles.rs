@@ -1,0 +1,295 @@
+//! Web-Mercator tiles (spec 11.1) and the clusters Kippenstummel precomputes per tile (11.3),
+//! which `/cvms/within` serves below zoom 12 or without a filter (10.3).
+
+use std::collections::HashSet;
+use std::f64::consts::PI;
+
+use super::index::{BBox, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
+use super::jsmath;
+
+/// Lowest zoom with precomputed tiles (spec 9.1 `MIN_TILE_ZOOM`).
+pub const MIN_TILE_ZOOM: u8 = 8;
+/// Highest zoom with precomputed tiles (spec 9.1 `MAX_TILE_ZOOM`).
+pub const MAX_TILE_ZOOM: u8 = 18;
+/// From this zoom on filters apply and tiles show lone machines as themselves
+/// (spec 9.1 `DYNAMIC_CLUSTERING_ZOOM_LIMIT`).
+pub const DYNAMIC_CLUSTERING_ZOOM_LIMIT: u8 = 12;
+
+/// A slippy-map tile. `x`/`y` are signed because positions beyond the Mercator latitude limit
+/// (±85.0511°) give rows outside `0..2^z`, which Kippenstummel stores all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TileId {
+    pub z: u8,
+    pub x: i64,
+    pub y: i64,
+}
+
+/// The tile containing a position (`tile(lat, lon, z)`); a position on a tile border belongs
+/// to the tile east / south of it. At |lat| >= 90° the formula is not finite; Rust's `as`
+/// then saturates (NaN → 0) where JavaScript would carry NaN or ±Infinity along.
+pub fn tile(lat: f64, lng: f64, z: u8) -> TileId {
+    let scale = 2f64.powi(i32::from(z));
+    let lat_rad = lat * PI / 180.0;
+    // Same expressions, evaluation order and Math functions as the JavaScript (the OpenStreetMap
+    // wiki formulas): a position on a tile border must land in the same tile.
+    let x = ((lng + 180.0) / 360.0 * scale).floor();
+    let y = ((1.0 - jsmath::log(jsmath::tan(lat_rad) + 1.0 / jsmath::cos(lat_rad)) / PI) / 2.0 * scale).floor();
+    TileId {
+        z,
+        x: x as i64,
+        y: y as i64,
+    }
+}
+
+/// The north-west corner of tile (`x`, `y`) at zoom `z` as (lng, lat) (`tileCorner`).
+pub fn tile_corner(x: i64, y: i64, z: u8) -> (f64, f64) {
+    let scale = 2f64.powi(i32::from(z));
+    let lng = x as f64 / scale * 360.0 - 180.0;
+    let n = PI - 2.0 * PI * y as f64 / scale;
+    // sinh(n) spelled out as in the JavaScript; the corners are the boxes machines are selected
+    // with, so they must be bit-identical to Kippenstummel's.
+    let lat = 180.0 / PI * jsmath::atan(0.5 * (jsmath::exp(n) - jsmath::exp(-n)));
+    (lng, lat)
+}
+
+impl TileId {
+    /// The tile's box: bottom-left is the corner of (x, y + 1), top-right the corner of (x + 1, y).
+    pub fn bbox(&self) -> BBox {
+        let (west, south) = tile_corner(self.x, self.y + 1, self.z);
+        let (east, north) = tile_corner(self.x + 1, self.y, self.z);
+        BBox {
+            west,
+            south,
+            east,
+            north,
+        }
+    }
+}
+
+/// Spec 11.3 step 1: the tiles to recompute after machines appeared, moved or vanished at
+/// `positions` (lng, lat): each position's tile at every zoom 8..=18, without duplicates,
+/// in first-seen order.
+pub fn tiles_to_recompute(positions: impl IntoIterator<Item = (f64, f64)>) -> Vec<TileId> {
+    let mut seen = HashSet::new();
+    let mut tiles = Vec::new();
+    for (lng, lat) in positions {
+        for z in MIN_TILE_ZOOM..=MAX_TILE_ZOOM {
+            let t = tile(lat, lng, z);
+            if seen.insert(t) {
+                tiles.push(t);
+            }
+        }
+    }
+    tiles
+}
+
+/// Spec 10.3 step 1: the stored tiles a viewport needs at an integer `zoom`: every x from the
+/// smaller to the larger tile column of the two corners, and within each column every y, both
+/// inclusive. (A fractional zoom matches no stored tile; the caller answers it with no tiles.)
+pub fn tiles_in_viewport(bottom_left: (f64, f64), top_right: (f64, f64), zoom: u8) -> Vec<TileId> {
+    let (west, south) = bottom_left;
+    let (east, north) = top_right;
+    let min = tile(north, west, zoom);
+    let max = tile(south, east, zoom);
+    let (x_from, x_to) = (min.x.min(max.x), min.x.max(max.x));
+    let (y_from, y_to) = (min.y.min(max.y), min.y.max(max.y));
+    (x_from..=x_to)
+        .flat_map(|x| (y_from..=y_to).map(move |y| TileId { z: zoom, x, y }))
+        .collect()
+}
+
+/// One element of a `cvm-tiles` document's `clusters` array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TileEntry<T> {
+    /// Stored as `{position, cvm: null, count}`: a real cluster, or below zoom 12 a lone
+    /// machine disguised as a cluster of one.
+    Cluster { lng: f64, lat: f64, count: u32 },
+    /// Stored as `{position, cvm: <id>, count: null}`: a lone machine from zoom 12 on.
+    /// The position is the machine's at computation time.
+    Machine { id: T, lng: f64, lat: f64 },
+}
+
+/// Spec 11.3 step 2 for one tile: cluster just the machines inside the tile box (selected with
+/// [`BBox::contains`] by the caller or the store) and query them with that box at the tile's
+/// zoom. Clusters therefore never span tile borders.
+pub fn clusters_for_tile<T: Clone>(
+    tile: TileId,
+    machines: impl IntoIterator<Item = InputPoint<T>>,
+) -> Vec<TileEntry<T>> {
+    let index = Supercluster::load(ClusterOptions::KIPPENSTUMMEL, machines);
+    let clustered = index.get_clusters(tile.bbox(), f64::from(tile.z));
+    disguise_lone_machines_below_dynamic_zoom(tile.z, clustered)
+}
+
+/// The "single points below zoom 12 are one-element clusters" rule (spec 10.3/11.3): filters
+/// only apply from zoom 12 on, and a lone machine shown as itself below that could be made to
+/// disappear by a filter, so below zoom 12 it is stored as `count: 1` without a machine id.
+/// From zoom 12 on lone machines keep their id; real clusters are kept as they are.
+pub fn disguise_lone_machines_below_dynamic_zoom<T>(zoom: u8, clustered: Vec<ClusterOrPoint<T>>) -> Vec<TileEntry<T>> {
+    clustered
+        .into_iter()
+        .map(|item| match item {
+            ClusterOrPoint::Cluster(c) => TileEntry::Cluster {
+                lng: c.lng,
+                lat: c.lat,
+                count: c.count,
+            },
+            ClusterOrPoint::Point(p) if zoom < DYNAMIC_CLUSTERING_ZOOM_LIMIT => TileEntry::Cluster {
+                lng: p.lng,
+                lat: p.lat,
+                count: 1,
+            },
+            ClusterOrPoint::Point(p) => TileEntry::Machine {
+                id: p.id,
+                lng: p.lng,
+                lat: p.lat,
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::index::Cluster;
+    use super::*;
+
+    #[test]
+    fn known_tile_numbers() {
+        // Central Karlsruhe; the numbers were computed with the JavaScript formulas in node.
+        assert_eq!(tile(49.0092, 8.40395, 8), TileId { z: 8, x: 133, y: 87 });
+        assert_eq!(
+            tile(49.0092, 8.40395, 12),
+            TileId {
+                z: 12,
+                x: 2143,
+                y: 1406
+            }
+        );
+        assert_eq!(
+            tile(49.0092, 8.40395, 18),
+            TileId {
+                z: 18,
+                x: 137191,
+                y: 90015
+            }
+        );
+        assert_eq!(tile(0.0, 0.0, 0), TileId { z: 0, x: 0, y: 0 });
+        assert_eq!(tile(0.0, 0.0, 1), TileId { z: 1, x: 1, y: 1 });
+        assert_eq!(tile(85.0, -180.0, 2), TileId { z: 2, x: 0, y: 0 });
+    }
+
+    #[test]
+    fn tile_box_contains_the_position_it_was_computed_for() {
+        for z in MIN_TILE_ZOOM..=MAX_TILE_ZOOM {
+            let t = tile(49.0092, 8.40395, z);
+            let b = t.bbox();
+            assert!(b.contains(8.40395, 49.0092), "zoom {z}: {b:?}");
+            assert!(b.west < b.east && b.south < b.north);
+        }
+        let z0 = TileId { z: 0, x: 0, y: 0 }.bbox();
+        assert_eq!((z0.west, z0.east), (-180.0, 180.0));
+        assert!((z0.north - 85.0511287798066).abs() < 1e-12 && (z0.south + 85.0511287798066).abs() < 1e-12);
+    }
+
+    #[test]
+    fn recompute_covers_zoom_8_to_18_once_per_tile() {
+        let tiles = tiles_to_recompute([(8.40395, 49.0092), (8.40396, 49.0092)]);
+        // The two positions are ~1 m apart: they share every tile up to zoom 17 at least.
+        assert!(tiles.len() >= 11 && tiles.len() <= 12, "{tiles:?}");
+        assert_eq!(tiles.first().map(|t| t.z), Some(MIN_TILE_ZOOM));
+        assert_eq!(tiles.iter().filter(|t| t.z == MAX_TILE_ZOOM).count(), tiles.len() - 10);
+        assert!(tiles.iter().all(|t| (MIN_TILE_ZOOM..=MAX_TILE_ZOOM).contains(&t.z)));
+    }
+
+    #[test]
+    fn viewport_tiles_span_min_to_max_inclusive() {
+        let tiles = tiles_in_viewport((8.35, 48.97), (8.46, 49.05), 12);
+        let (min, max) = (tile(49.05, 8.35, 12), tile(48.97, 8.46, 12));
+        let expected = ((max.x - min.x + 1) * (max.y - min.y + 1)) as usize;
+        assert!(expected > 1);
+        assert_eq!(tiles.len(), expected);
+        assert_eq!(tiles.first(), Some(&min));
+        assert_eq!(tiles.last(), Some(&max));
+    }
+
+    fn lone(id: &'static str) -> ClusterOrPoint<&'static str> {
+        ClusterOrPoint::Point(InputPoint {
+            id,
+            lng: 8.4,
+            lat: 49.0,
+        })
+    }
+
+    #[test]
+    fn lone_machines_are_one_element_clusters_below_zoom_12() {
+        let cluster = ClusterOrPoint::Cluster(Cluster {
+            id: 99,
+            lng: 8.5,
+            lat: 49.1,
+            count: 7,
+        });
+        for zoom in 0..DYNAMIC_CLUSTERING_ZOOM_LIMIT {
+            assert_eq!(
+                disguise_lone_machines_below_dynamic_zoom(zoom, vec![lone("a"), cluster.clone()]),
+                vec![
+                    TileEntry::Cluster {
+                        lng: 8.4,
+                        lat: 49.0,
+                        count: 1
+                    },
+                    TileEntry::Cluster {
+                        lng: 8.5,
+                        lat: 49.1,
+                        count: 7
+                    }
+                ],
+                "zoom {zoom}"
+            );
+        }
+        for zoom in DYNAMIC_CLUSTERING_ZOOM_LIMIT..=MAX_TILE_ZOOM {
+            assert_eq!(
+                disguise_lone_machines_below_dynamic_zoom(zoom, vec![lone("a"), cluster.clone()]),
+                vec![
+                    TileEntry::Machine {
+                        id: "a",
+                        lng: 8.4,
+                        lat: 49.0
+                    },
+                    TileEntry::Cluster {
+                        lng: 8.5,
+                        lat: 49.1,
+                        count: 7
+                    }
+                ],
+                "zoom {zoom}"
+            );
+        }
+    }
+
+    #[test]
+    fn clusters_for_tile_applies_the_disguise_rule() {
+        let machine = || {
+            [InputPoint {
+                id: "m",
+                lng: 8.40395,
+                lat: 49.0092,
+            }]
+        };
+        assert_eq!(
+            clusters_for_tile(tile(49.0092, 8.40395, 11), machine()),
+            vec![TileEntry::Cluster {
+                lng: 8.40395,
+                lat: 49.0092,
+                count: 1
+            }]
+        );
+        assert_eq!(
+            clusters_for_tile(tile(49.0092, 8.40395, 12), machine()),
+            vec![TileEntry::Machine {
+                id: "m",
+                lng: 8.40395,
+                lat: 49.0092
+            }]
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Kippenstummel: anonymous identities, captcha, tokens, karma,
+//! credibility, leaderboard, transfer, the KMC identity admin.
+
+pub mod api;
+pub mod auth;
+pub mod captcha;
+pub mod identities;
+pub mod idents;
+pub mod tokens;
+pub mod validation;
+
+use crate::config::Config;
+use crate::event_store::{CommandBus, EventRepository};
+use crate::metrics::Metrics;
+use aggregates::kippenstummel::ident::Ident;
+use auth::{AdminTokens, IdentTokens};
+use idents::IdentStore;
+use projections::{Namespace, ReadStore, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokens::TokenStore;
+
+/// Everything the Kippenstummel endpoints need.
+pub struct Kippenstummel {
+    pub idents: Arc<dyn IdentStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub ident_commands: CommandBus<Ident>,
+    /// Where the karma and credibility read models live.
+    pub read_models: Arc<dyn ReadStore>,
+    pub ident_tokens: IdentTokens,
+    pub admin_tokens: AdminTokens,
+    pub captcha_ttl: Duration,
+    pub transfer_ttl: Duration,
+}
+
+impl Kippenstummel {
+    pub fn new(
+        config: &Config,
+        events: &EventRepository,
+        metrics: &Metrics,
+        idents: Arc<dyn IdentStore>,
+        tokens: Arc<dyn TokenStore>,
+        read_models: Arc<dyn ReadStore>,
+    ) -> Self {
+        Self {
+            idents,
+            tokens,
+            ident_commands: CommandBus::new(
+                events.clone(),
+                config.snapshot_every,
+                config.command_max_attempts,
+                (),
+                metrics.clone(),
+            ),
+            read_models,
+            ident_tokens: IdentTokens::new(&config.ident_secret, config.ident_expires_in),
+            admin_tokens: AdminTokens::new(&config.jwt_secret),
+            captcha_ttl: Duration::from_secs(config.captcha_expires_in),
+            transfer_ttl: Duration::from_secs(config.transfer_expires_in),
+        }
+    }
+
+    /// The namespace queries of `projection` read now, if it was ever built.
+    pub async fn active(&self, projection: &str) -> Result<Option<Namespace>, StoreError> {
+        Ok(self
+            .read_models
+            .active(projection)
+            .await?
+            .map(|a| Namespace::new(projection, a.generation)))
+    }
+}

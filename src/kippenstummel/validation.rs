@@ -1,0 +1,173 @@
+//! Request validation with the original's error details (spec 2.4): at most
+//! one violation per property, `{property, constraint, message}`.
+
+use crate::http::error::{ApiError, INVALID_PAYLOAD};
+use serde_json::{json, Value};
+
+#[derive(Debug, Default)]
+pub struct Violations(Vec<Value>);
+
+impl Violations {
+    pub fn add(&mut self, property: &str, constraint: &str, message: String) {
+        self.0
+            .push(json!({"property": property, "constraint": constraint, "message": message}));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// 422 `INVALID_PAYLOAD_ERROR` with the details, or Ok when there are none.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::with_details(INVALID_PAYLOAD, Some(self.0)))
+        }
+    }
+}
+
+pub fn is_defined(value: Option<&Value>) -> bool {
+    !matches!(value, None | Some(Value::Null))
+}
+
+/// A UUID as class-validator's `isUUID` accepts it: 8-4-4-4-12 hex with
+/// version 1–8 and variant 8/9/a/b, or the nil/max UUID; any case.
+pub fn is_uuid(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if lower == "00000000-0000-0000-0000-000000000000" || lower == "ffffffff-ffff-ffff-ffff-ffffffffffff" {
+        return true;
+    }
+    let groups: Vec<&str> = lower.split('-').collect();
+    let lengths_ok = groups.len() == 5 && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
+    lengths_ok
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+        && matches!(groups[2].as_bytes()[0], b'1'..=b'8')
+        && matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b')
+}
+
+/// JavaScript's `Number(s)` for query strings: trimmed decimal (or hex/
+/// exponent) text, "" → 0, anything else → NaN.
+pub fn js_number(s: &str) -> f64 {
+    let t = s.trim();
+    if t.is_empty() {
+        return 0.0;
+    }
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return i64::from_str_radix(hex, 16).map_or(f64::NAN, |v| v as f64);
+    }
+    match t {
+        "Infinity" | "+Infinity" => f64::INFINITY,
+        "-Infinity" => f64::NEG_INFINITY,
+        _ if t
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) =>
+        {
+            t.parse().unwrap_or(f64::NAN)
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// Paging parameters (spec 4): `page` ≥ 0 (default 0), `perPage` 1..50 (default 25).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paging {
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl Paging {
+    pub fn parse(page: Option<&str>, per_page: Option<&str>, violations: &mut Violations) -> Self {
+        let page_number = page.map_or(0.0, js_number);
+        let per_page_number = per_page.map_or(25.0, js_number);
+        // class-validator checks the bottom-most decorator first: min before isNumber.
+        if page_number.is_nan() || page_number < 0.0 {
+            violations.add("page", "min", "page must not be less than 0".into());
+        } else if !page_number.is_finite() {
+            violations.add(
+                "page",
+                "isNumber",
+                "page must be a number conforming to the specified constraints".into(),
+            );
+        }
+        if per_page_number.is_nan() || per_page_number > 50.0 {
+            violations.add("perPage", "max", "perPage must not be greater than 50".into());
+        } else if per_page_number < 1.0 {
+            violations.add("perPage", "min", "perPage must not be less than 1".into());
+        }
+        Self {
+            page: if page_number.is_finite() && page_number > 0.0 {
+                page_number.floor() as u64
+            } else {
+                0
+            },
+            per_page: if (1.0..=50.0).contains(&per_page_number) {
+                per_page_number.floor() as u64
+            } else {
+                25
+            },
+        }
+    }
+
+    pub fn offset(&self) -> usize {
+        (self.page * self.per_page) as usize
+    }
+
+    pub fn info(&self, total: u64) -> Value {
+        json!({
+            "page": self.page,
+            "perPage": self.per_page,
+            "totalElements": total,
+            "totalPages": total.div_ceil(self.per_page),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_as_class_validator_sees_them() {
+        assert!(is_uuid("3f0e5a4c-1b2d-4c3e-8f4a-5b6c7d8e9f01"));
+        assert!(is_uuid("3F0E5A4C-1B2D-4C3E-8F4A-5B6C7D8E9F01"));
+        assert!(is_uuid("00000000-0000-0000-0000-000000000000"));
+        assert!(!is_uuid("3f0e5a4c-1b2d-9c3e-8f4a-5b6c7d8e9f01"), "version 9");
+        assert!(!is_uuid("3f0e5a4c-1b2d-4c3e-cf4a-5b6c7d8e9f01"), "variant c");
+        assert!(!is_uuid("3f0e5a4c1b2d4c3e8f4a5b6c7d8e9f01"));
+        assert!(!is_uuid("3f0e5a4c-1b2d-4c3e-8f4a-5b6c7d8e9f0g"));
+        assert!(!is_uuid(""));
+    }
+
+    #[test]
+    fn numbers_as_javascript_reads_them() {
+        assert_eq!(js_number(" 12 "), 12.0);
+        assert_eq!(js_number(""), 0.0);
+        assert_eq!(js_number("1.5"), 1.5);
+        assert_eq!(js_number("1e3"), 1000.0);
+        assert_eq!(js_number("0x10"), 16.0);
+        assert!(js_number("abc").is_nan());
+        assert!(js_number("12abc").is_nan());
+    }
+
+    #[test]
+    fn paging_defaults_and_violations() {
+        let mut v = Violations::default();
+        assert_eq!(Paging::parse(None, None, &mut v), Paging { page: 0, per_page: 25 });
+        assert_eq!(
+            Paging::parse(Some(""), Some("10"), &mut v),
+            Paging { page: 0, per_page: 10 }
+        );
+        assert!(v.is_empty());
+        Paging::parse(Some("-1"), Some("51"), &mut v);
+        Paging::parse(Some("x"), Some("0"), &mut v);
+        let details = serde_json::to_value(&v.0).unwrap();
+        assert_eq!(details[0]["constraint"], "min");
+        assert_eq!(details[1]["constraint"], "max");
+        assert_eq!(details[1]["message"], "perPage must not be greater than 50");
+        assert_eq!(details[2]["property"], "page");
+        assert_eq!(details[3]["message"], "perPage must not be less than 1");
+        assert_eq!(Paging { page: 2, per_page: 10 }.info(21)["totalPages"], 3);
+        assert_eq!(Paging { page: 0, per_page: 10 }.info(0)["totalPages"], 0);
+    }
+}

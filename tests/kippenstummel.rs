@@ -1,0 +1,661 @@
+//! Black-box tests of the Kippenstummel API: the real binary on a real
+//! port, a private redis-server for captchas and transfer tokens, the
+//! embedded store (and MongoDB when STUMMEL_TEST_MONGO_URI is set).
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::*;
+
+const IDENT_SECRET: &str = "test-ident-secret-0123456789";
+const JWT_SECRET: &str = "test-admin-secret-0123456789";
+
+struct Api {
+    service: Service,
+    redis: RedisServer,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = RedisServer::start();
+        let uri = redis.uri();
+        let service = Service::start(
+            dir.path(),
+            &[
+                ("REDIS_URI", uri.as_str()),
+                ("IDENT_SECRET", IDENT_SECRET),
+                ("JWT_SECRET", JWT_SECRET),
+            ],
+        );
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            service,
+            redis,
+            http,
+            _dir: dir,
+        }
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.service.url(path));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.call(Method::GET, path, headers, None).await
+    }
+
+    async fn post(&self, path: &str, headers: &[(&str, &str)], body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, headers, Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, headers: &[(&str, &str)], body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, headers, Some(body)).await
+    }
+
+    /// A captcha of `scope` and its text, read from Redis by the documented key.
+    async fn captcha(&self, scope: &str) -> (String, String) {
+        let (status, body) = self.get(&format!("/api/v1/captcha?scope={scope}"), &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        assert!(body["content"].as_str().unwrap().starts_with("data:image/png;base64,"));
+        let client = redis::Client::open(self.redis.uri()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let raw: String = redis::cmd("GET")
+            .arg(format!("captcha:{id}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("captcha:{id}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 300_000, "CAPTCHA_EXPIRES_IN: {ttl}");
+        let stored: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(stored["value"]["scope"], scope);
+        (id, stored["value"]["text"].as_str().unwrap().to_owned())
+    }
+
+    /// A new identity: (identity, secret, token).
+    async fn identity(&self) -> (String, String, String) {
+        let (id, text) = self.captcha("registration").await;
+        let stamp = format!("{id}:{text}");
+        let (status, body) = self.get("/api/v1/ident", &[("x-captcha", &stamp)]).await;
+        assert_eq!(status, 200, "{body}");
+        let identity = body["identity"].as_str().unwrap().to_owned();
+        let secret = body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(secret.len(), 128);
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/ident",
+                &[],
+                Some(json!({"identity": identity, "secret": secret})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["identity"], identity.as_str());
+        (identity, secret, body["token"].as_str().unwrap().to_owned())
+    }
+}
+
+fn admin_token() -> String {
+    let claims = json!({"sub": "admin", "username": "admin"});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn assert_error(response: &(StatusCode, Value), status: u16, code: &str, message: &str) {
+    assert_eq!(response.0.as_u16(), status, "{}", response.1);
+    assert_eq!(response.1["code"], code, "{}", response.1);
+    assert_eq!(response.1["message"], message, "{}", response.1);
+    assert!(
+        response.1["timestamp"].is_string() && response.1["path"].is_string(),
+        "{}",
+        response.1
+    );
+}
+
+/// The files under `dir` that contain `needle`: to prove an identity left no trace.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn identity_flow_from_captcha_to_erasure() {
+    let api = Api::start();
+    let (identity, _secret, token) = api.identity().await;
+    let me = api.get("/api/v1/ident/me", &[("x-ident", &token)]).await;
+    assert_eq!(me.0, 200, "{}", me.1);
+    let keys: Vec<&str> = me.1.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "identity",
+            "credibility",
+            "karma",
+            "trusted",
+            "lastActiveAt",
+            "createdAt",
+            "updatedAt"
+        ]
+    );
+    assert_eq!(me.1["identity"], identity.as_str());
+    assert_eq!(
+        (me.1["credibility"].as_i64(), me.1["karma"].as_i64()),
+        (Some(50), Some(100))
+    );
+    assert_eq!(me.1["trusted"], false);
+
+    // Username: accepted (suffix assigned), profane rejected.
+    let me_headers = [("x-ident", token.as_str())];
+    let ok = api
+        .patch("/api/v1/ident/me", &me_headers, json!({"username": "Kippen_Fan"}))
+        .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    assert_eq!(ok.1, Value::Null, "empty body");
+    let me = api.get("/api/v1/ident/me", &[("x-ident", &token)]).await.1;
+    let display = me["displayName"].as_str().unwrap().to_owned();
+    assert!(
+        display.starts_with("Kippen_Fan#") && display.len() == "Kippen_Fan#1234".len(),
+        "{display}"
+    );
+    let keys: Vec<&str> = me.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys[2], "displayName");
+    let profane = api
+        .patch("/api/v1/ident/me", &me_headers, json!({"username": "fuck3r"}))
+        .await;
+    assert_error(&profane, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(
+        profane.1["details"],
+        json!([{"property": "username", "constraint": "isCleanUsername", "message": "The username contains invalid terms."}])
+    );
+    let unchanged = api.get("/api/v1/ident/me", &[("x-ident", &token)]).await.1;
+    assert_eq!(
+        unchanged["displayName"],
+        display.as_str(),
+        "a rejected change writes nothing"
+    );
+
+    // Duplicate (username, suffix) → 409: another identity already holds
+    // "Taken_Name" with our suffix (written straight into the store).
+    let suffix = display.rsplit('#').next().unwrap().to_owned();
+    let store = stummel::kippenstummel::idents::SqliteIdents::open(api.data_dir()).unwrap();
+    let now = chrono::Utc::now();
+    stummel::kippenstummel::idents::IdentStore::insert(
+        &store,
+        &stummel::kippenstummel::idents::IdentDoc {
+            identity: uuid::Uuid::new_v4().to_string(),
+            secret_hash: "x".into(),
+            reference: "other-reference".into(),
+            username: Some("Taken_Name".into()),
+            suffix: Some(suffix.clone()),
+            trusted: false,
+            last_active_at: now,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let taken = api
+        .patch("/api/v1/ident/me", &me_headers, json!({"username": "Taken_Name"}))
+        .await;
+    assert_error(&taken, 409, "USERNAME_ALREADY_EXISTS_ERROR", "Username already exists");
+    let cleared = api
+        .patch("/api/v1/ident/me", &me_headers, json!({"username": null}))
+        .await;
+    assert_eq!(cleared.0, 200);
+    assert!(api
+        .get("/api/v1/ident/me", &[("x-ident", &token)])
+        .await
+        .1
+        .get("displayName")
+        .is_none());
+
+    // Transfer: request with ident + transfer captcha, redeem once.
+    let (id, text) = api.captcha("transfer").await;
+    let stamp = format!("{id}:{text}");
+    let body = json!({"identity": identity, "encryptedSecret": "opaque-blob"});
+    let created = api
+        .call(
+            Method::POST,
+            "/api/v1/ident/transfer",
+            &[("x-ident", &token), ("x-captcha", &stamp)],
+            Some(body),
+        )
+        .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(created.1["identity"], identity.as_str());
+    let transfer = created.1["token"].as_str().unwrap().to_owned();
+    assert_eq!(transfer.len(), 32);
+    let first = api.get(&format!("/api/v1/ident/transfer/{transfer}"), &[]).await;
+    assert_eq!(first.0, 200);
+    assert_eq!(first.1, json!({"identity": identity, "encryptedSecret": "opaque-blob"}));
+    let second = api.get(&format!("/api/v1/ident/transfer/{transfer}"), &[]).await;
+    assert_error(
+        &second,
+        409,
+        "TRANSFER_TOKEN_ALREADY_USED_ERROR",
+        "Transfer token has already been used",
+    );
+
+    // Leaderboard: both identities (karma 100), oldest first.
+    let (second_identity, _, _) = api.identity().await;
+    let board = eventually(Duration::from_secs(10), || async {
+        let board = api.get("/api/v1/ident/leaderboard?perPage=10", &[]).await.1;
+        (board["info"]["totalElements"] == 2).then_some(board)
+    })
+    .await;
+    assert_eq!(board["content"][0]["identity"], identity.as_str());
+    assert_eq!(board["content"][0]["karma"], 100);
+    assert_eq!(board["content"][1]["identity"], second_identity.as_str());
+    assert_eq!(
+        board["info"],
+        json!({"page": 0, "perPage": 10, "totalElements": 2, "totalPages": 1})
+    );
+    let karma = api.get("/api/v1/karma/me", &[("x-ident", &token)]).await;
+    assert_eq!(
+        karma.1,
+        json!({"content": [], "info": {"page": 0, "perPage": 25, "totalElements": 0, "totalPages": 0}})
+    );
+
+    // Erase through the KMC: the token stops working, the identity is gone.
+    let auth = format!("Bearer {}", admin_token());
+    let kmc = api
+        .get(&format!("/api/v1/kmc/ident/{identity}"), &[("Authorization", &auth)])
+        .await;
+    assert_eq!(kmc.0, 200, "{}", kmc.1);
+    let deleted = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kmc/ident/{identity}"),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(deleted.0, 200, "{}", deleted.1);
+    let after = api.get("/api/v1/ident/me", &[("x-ident", &token)]).await;
+    assert_error(&after, 401, "UNKNOWN_IDENTITY_ERROR", "Unknown identity");
+    let kmc = api
+        .get(&format!("/api/v1/kmc/ident/{identity}"), &[("Authorization", &auth)])
+        .await;
+    assert_error(&kmc, 404, "NOT_FOUND_ERROR", "Resource not found");
+    let board = eventually(Duration::from_secs(10), || async {
+        let board = api.get("/api/v1/ident/leaderboard", &[]).await.1;
+        (board["info"]["totalElements"] == 1).then_some(board)
+    })
+    .await;
+    assert_eq!(board["content"][0]["identity"], second_identity.as_str());
+
+    // A full replay rebuilds every read model; nothing anywhere names the identity.
+    let data = api.data_dir().to_str().unwrap().to_owned();
+    let replay = stummel(&["replay", "--all", "--quiet"], &[("DATA_DIR", data.as_str())])
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let board = api.get("/api/v1/ident/leaderboard", &[]).await.1;
+    assert_eq!(board["info"]["totalElements"], 1);
+    assert!(!board.to_string().contains(&identity));
+    assert!(
+        !files_containing(api.data_dir(), &second_identity).is_empty(),
+        "the scan can find identities"
+    );
+    let traces = files_containing(api.data_dir(), &identity);
+    assert!(traces.is_empty(), "the erased identity is still stored in {traces:?}");
+}
+
+#[tokio::test]
+async fn simultaneous_transfer_redemptions_succeed_exactly_once() {
+    let api = Api::start();
+    let (identity, _, token) = api.identity().await;
+    for _ in 0..3 {
+        let (id, text) = api.captcha("transfer").await;
+        let stamp = format!("{id}:{text}");
+        let body = json!({"identity": identity, "encryptedSecret": "blob"});
+        let created = api
+            .call(
+                Method::POST,
+                "/api/v1/ident/transfer",
+                &[("x-ident", &token), ("x-captcha", &stamp)],
+                Some(body),
+            )
+            .await;
+        let transfer = created.1["token"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/ident/transfer/{transfer}");
+        let attempts: Vec<_> = (0..6).map(|_| api.get(&path, &[])).collect();
+        let results = futures_util::future::join_all(attempts).await;
+        let ok = results.iter().filter(|r| r.0 == 200).count();
+        let used = results.iter().filter(|r| r.0 == 409).count();
+        assert_eq!((ok, used), (1, 5), "{results:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_error_path_of_the_identity_endpoints() {
+    let api = Api::start();
+    let (identity, secret, token) = api.identity().await;
+
+    // Captcha scope (4.1).
+    let bad_scope = json!([{"property": "scope", "constraint": "isEnum", "message": "scope must be one of the following values: "}]);
+    for path in ["/api/v1/captcha", "/api/v1/captcha?scope=login"] {
+        let response = api.get(path, &[]).await;
+        assert_error(&response, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+        assert_eq!(response.1["details"], bad_scope);
+    }
+
+    // Captcha stamp (3.2).
+    let no_stamp = api.get("/api/v1/ident", &[]).await;
+    assert_error(&no_stamp, 403, "INVALID_CAPTCHA_STAMP_ERROR", "Invalid Captcha stamp");
+    for malformed in ["abc", ":abc", "abc:"] {
+        let response = api.get("/api/v1/ident", &[("x-captcha", malformed)]).await;
+        assert_error(
+            &response,
+            403,
+            "MALFORMED_CAPTCHA_STAMP_ERROR",
+            "Malformed Captcha stamp",
+        );
+    }
+    let (id, text) = api.captcha("transfer").await;
+    let wrong_scope = api
+        .get("/api/v1/ident", &[("x-captcha", &format!("{id}:{text}"))])
+        .await;
+    assert_error(
+        &wrong_scope,
+        403,
+        "INVALID_CAPTCHA_STAMP_ERROR",
+        "Invalid Captcha stamp",
+    );
+    let (id, text) = api.captcha("registration").await;
+    for _ in 0..3 {
+        let wrong = api
+            .get("/api/v1/ident", &[("x-captcha", &format!("{id}:zzzzzz"))])
+            .await;
+        assert_error(&wrong, 403, "INVALID_CAPTCHA_STAMP_ERROR", "Invalid Captcha stamp");
+    }
+    let dead = api
+        .get("/api/v1/ident", &[("x-captcha", &format!("{id}:{text}"))])
+        .await;
+    assert_error(&dead, 403, "INVALID_CAPTCHA_STAMP_ERROR", "Invalid Captcha stamp");
+    let (id, text) = api.captcha("registration").await;
+    let stamp = format!("{id}:{text}");
+    assert_eq!(api.get("/api/v1/ident", &[("x-captcha", &stamp)]).await.0, 200);
+    let reused = api.get("/api/v1/ident", &[("x-captcha", &stamp)]).await;
+    assert_error(&reused, 403, "INVALID_CAPTCHA_STAMP_ERROR", "Invalid Captcha stamp");
+
+    // Credentials (4.3).
+    let missing = api.post("/api/v1/ident", &[], json!({})).await;
+    assert_error(&missing, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(
+        missing.1["details"],
+        json!([
+            {"property": "identity", "constraint": "isDefined", "message": "identity should not be null or undefined"},
+            {"property": "secret", "constraint": "isDefined", "message": "secret should not be null or undefined"}
+        ])
+    );
+    let typed = api
+        .post("/api/v1/ident", &[], json!({"identity": "not-a-uuid", "secret": 5}))
+        .await;
+    assert_eq!(
+        typed.1["details"],
+        json!([
+            {"property": "identity", "constraint": "isUuid", "message": "identity must be a UUID"},
+            {"property": "secret", "constraint": "isString", "message": "secret must be a string"}
+        ])
+    );
+    let unknown = api
+        .post(
+            "/api/v1/ident",
+            &[],
+            json!({"identity": uuid::Uuid::new_v4(), "secret": secret}),
+        )
+        .await;
+    assert_error(&unknown, 401, "UNKNOWN_IDENTITY_ERROR", "Unknown identity");
+    let wrong_secret = api
+        .post("/api/v1/ident", &[], json!({"identity": identity, "secret": "nope"}))
+        .await;
+    assert_error(&wrong_secret, 401, "UNKNOWN_IDENTITY_ERROR", "Unknown identity");
+    let malformed = api
+        .http
+        .post(api.service.url("/api/v1/ident"))
+        .header("content-type", "application/json")
+        .body("{\"identity\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 422);
+    assert_eq!(
+        malformed.json::<Value>().await.unwrap()["code"],
+        "INVALID_PAYLOAD_ERROR"
+    );
+    let huge = json!({"identity": identity, "secret": "x".repeat(200 * 1024)});
+    let too_large = api.post("/api/v1/ident", &[], huge).await;
+    assert_error(&too_large, 413, "PAYLOAD_TOO_LARGE_ERROR", "Request body too large");
+
+    // Ident token (3.1).
+    let no_token = api.get("/api/v1/ident/me", &[]).await;
+    assert_error(&no_token, 401, "INVALID_IDENT_TOKEN_ERROR", "Invalid ident token");
+    let garbage = api.get("/api/v1/ident/me", &[("x-ident", "garbage")]).await;
+    assert_error(&garbage, 401, "INVALID_IDENT_TOKEN_ERROR", "Invalid ident token");
+    let sign = |claims: Value, secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let expired = sign(
+        json!({"identity": identity, "iat": now - 100, "exp": now - 10}),
+        IDENT_SECRET,
+    );
+    assert_error(
+        &api.get("/api/v1/ident/me", &[("x-ident", &expired)]).await,
+        401,
+        "INVALID_IDENT_TOKEN_ERROR",
+        "Invalid ident token",
+    );
+    let forged = sign(
+        json!({"identity": identity, "iat": now, "exp": now + 100}),
+        "another-secret",
+    );
+    assert_error(
+        &api.get("/api/v1/ident/me", &[("x-ident", &forged)]).await,
+        401,
+        "INVALID_IDENT_TOKEN_ERROR",
+        "Invalid ident token",
+    );
+    let stranger = sign(
+        json!({"identity": uuid::Uuid::new_v4(), "iat": now, "exp": now + 100}),
+        IDENT_SECRET,
+    );
+    assert_error(
+        &api.get("/api/v1/ident/me", &[("x-ident", &stranger)]).await,
+        401,
+        "UNKNOWN_IDENTITY_ERROR",
+        "Unknown identity",
+    );
+    assert_error(
+        &api.get("/api/v1/karma/me", &[]).await,
+        401,
+        "INVALID_IDENT_TOKEN_ERROR",
+        "Invalid ident token",
+    );
+
+    // Username rules (4.5).
+    for (name, constraint) in [
+        (json!("ab"), "matches"),
+        (json!("1abc"), "matches"),
+        (json!(42), "isCleanUsername"),
+    ] {
+        let response = api
+            .patch("/api/v1/ident/me", &[("x-ident", &token)], json!({"username": name}))
+            .await;
+        assert_error(&response, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+        assert_eq!(response.1["details"][0]["constraint"], constraint, "{name}");
+    }
+    let unauthenticated = api
+        .patch("/api/v1/ident/me", &[], json!({"username": "valid_name"}))
+        .await;
+    assert_error(
+        &unauthenticated,
+        401,
+        "INVALID_IDENT_TOKEN_ERROR",
+        "Invalid ident token",
+    );
+
+    // Transfer (4.6, 4.7): guards first, then the body.
+    let body = json!({"identity": identity, "encryptedSecret": "blob"});
+    let no_ident = api.post("/api/v1/ident/transfer", &[], body.clone()).await;
+    assert_error(&no_ident, 401, "INVALID_IDENT_TOKEN_ERROR", "Invalid ident token");
+    let no_captcha = api
+        .post("/api/v1/ident/transfer", &[("x-ident", &token)], body.clone())
+        .await;
+    assert_error(&no_captcha, 403, "INVALID_CAPTCHA_STAMP_ERROR", "Invalid Captcha stamp");
+    let (id, text) = api.captcha("transfer").await;
+    let stamp = format!("{id}:{text}");
+    let invalid = api
+        .post(
+            "/api/v1/ident/transfer",
+            &[("x-ident", &token), ("x-captcha", &stamp)],
+            json!({"identity": "x"}),
+        )
+        .await;
+    assert_error(&invalid, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(invalid.1["details"][1]["property"], "encryptedSecret");
+    let unknown = api
+        .get("/api/v1/ident/transfer/0123456789abcdef0123456789abcdef", &[])
+        .await;
+    assert_error(&unknown, 404, "NOT_FOUND_ERROR", "Resource not found");
+    let mut throttled = None;
+    for _ in 0..25 {
+        let response = api.get("/api/v1/ident/transfer/guess", &[]).await;
+        if response.0 == 429 {
+            throttled = Some(response);
+            break;
+        }
+    }
+    assert_error(
+        &throttled.expect("redemption is rate-limited"),
+        429,
+        "THROTTLED_ERROR",
+        "The action was throttled",
+    );
+
+    // Paging (4.8).
+    let per_page = api.get("/api/v1/ident/leaderboard?perPage=51&page=-1", &[]).await;
+    assert_error(&per_page, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(per_page.1["details"].as_array().unwrap().len(), 2);
+
+    // KMC (3.3, 5.2).
+    let auth = format!("Bearer {}", admin_token());
+    assert_error(
+        &api.get("/api/v1/kmc/ident", &[]).await,
+        401,
+        "UNAUTHENTICATED_ERROR",
+        "Unauthenticated request",
+    );
+    let user_token = format!("Bearer {token}");
+    assert_error(
+        &api.get("/api/v1/kmc/ident", &[("Authorization", &user_token)]).await,
+        401,
+        "UNAUTHENTICATED_ERROR",
+        "Unauthenticated request",
+    );
+    let listed = api.get("/api/v1/kmc/ident", &[("Authorization", &auth)]).await;
+    assert_eq!(listed.0, 200);
+    let keys: Vec<&str> = listed.1["content"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "identity",
+            "createdAt",
+            "updatedAt",
+            "lastActiveAt",
+            "credibility",
+            "karma",
+            "trusted"
+        ]
+    );
+    let missing = api
+        .get(
+            &format!("/api/v1/kmc/ident/{}", uuid::Uuid::new_v4()),
+            &[("Authorization", &auth)],
+        )
+        .await;
+    assert_error(&missing, 404, "NOT_FOUND_ERROR", "Resource not found");
+    let admin = [("Authorization", auth.as_str())];
+    let kmc_path = format!("/api/v1/kmc/ident/{identity}");
+    let not_bool = api.patch(&kmc_path, &admin, json!({"trusted": "yes"})).await;
+    assert_error(&not_bool, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(not_bool.1["details"][0]["constraint"], "isBoolean");
+    let unknown_path = format!("/api/v1/kmc/ident/{}", uuid::Uuid::new_v4());
+    let unknown_patch = api.patch(&unknown_path, &admin, json!({"trusted": true})).await;
+    assert_error(&unknown_patch, 404, "NOT_FOUND_ERROR", "Resource not found");
+    assert_eq!(api.patch(&kmc_path, &admin, json!({"trusted": true})).await.0, 200);
+    assert_eq!(
+        api.get("/api/v1/ident/me", &[("x-ident", &token)]).await.1["trusted"],
+        true
+    );
+    let delete_unknown = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kmc/ident/{}", uuid::Uuid::new_v4()),
+            &[("Authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(delete_unknown.0, 200);
+}
