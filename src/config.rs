@@ -35,6 +35,10 @@ pub struct Config {
     pub redis_key_prefix: String,
     pub jwt_secret: String,
     pub ident_secret: String,
+    /// Devmarkt's HS256 key for `Self`/`Foreign` tokens.
+    pub devmarkt_jwt_secret: String,
+    /// Devmarkt QA mode: enables `POST /qa/seedDatabase` (never in production).
+    pub devmarkt_qa: bool,
     pub ident_expires_in: u64,
     pub captcha_expires_in: u64,
     pub transfer_expires_in: u64,
@@ -215,6 +219,21 @@ impl Config {
             redis_key_prefix,
             jwt_secret: secret("JWT_SECRET")?,
             ident_secret: secret("IDENT_SECRET")?,
+            devmarkt_jwt_secret: secret("DEVMARKT_JWT_SECRET")?,
+            devmarkt_qa: match src.get("DEVMARKT_QA").unwrap_or("false") {
+                "true" | "1" if environment == Environment::Production => {
+                    return Err(ConfigError(
+                        "DEVMARKT_QA must not be enabled with NODE_ENV=production".into(),
+                    ))
+                }
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "DEVMARKT_QA must be true or false (got {other:?})"
+                    )))
+                }
+            },
             ident_expires_in: src.number("IDENT_EXPIRES_IN", 604_800u64, 1, 10 * 365 * 86_400)?,
             captcha_expires_in: src.number("CAPTCHA_EXPIRES_IN", 300u64, 1, 86_400)?,
             transfer_expires_in: src.number("TRANSFER_EXPIRES_IN", 300u64, 1, 86_400)?,
@@ -236,7 +255,9 @@ impl Config {
     }
 
     pub fn uses_dev_secrets(&self) -> bool {
-        self.jwt_secret.ends_with(DEV_SECRET_NOTE) || self.ident_secret.ends_with(DEV_SECRET_NOTE)
+        [&self.jwt_secret, &self.ident_secret, &self.devmarkt_jwt_secret]
+            .iter()
+            .any(|s| s.ends_with(DEV_SECRET_NOTE))
     }
 }
 
@@ -286,6 +307,7 @@ mod tests {
             ("NODE_ENV", "production"),
             ("JWT_SECRET", "0123456789abcdef"),
             ("IDENT_SECRET", "0123456789abcdef"),
+            ("DEVMARKT_JWT_SECRET", "0123456789abcdef"),
         ])
         .unwrap();
         assert!(!ok.uses_dev_secrets());

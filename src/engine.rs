@@ -2,6 +2,7 @@
 //! the projectors. Shared by `serve`, `replay`, `projections` and `loadgen`.
 
 use crate::config::Config;
+use crate::devmarkt::Devmarkt;
 use crate::event_store::{EventRepository, MongoEventStore, SqliteEventStore};
 use crate::kippenstummel::idents::{IdentStore, MongoIdents, SqliteIdents};
 use crate::kippenstummel::tokens::{MemoryTokens, RedisTokens, TokenStore};
@@ -26,11 +27,17 @@ pub enum StoreRole {
 /// Every projection the service runs, with the store it lives in.
 pub fn registered_projections() -> Vec<(Arc<dyn Projection>, StoreRole)> {
     use projections::kippenstummel::{credibility::Credibility, karma::Karma};
-    vec![
+    let mut all: Vec<(Arc<dyn Projection>, StoreRole)> = vec![
         (Arc::new(projections::stats::EventStats), StoreRole::Documents),
         (Arc::new(Karma), StoreRole::Hot),
         (Arc::new(Credibility), StoreRole::Hot),
-    ]
+    ];
+    all.extend(
+        projections::devmarkt::all()
+            .into_iter()
+            .map(|p| (p, StoreRole::Documents)),
+    );
+    all
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +60,7 @@ pub struct Engine {
     pub documents: Arc<dyn ReadStore>,
     pub projectors: Vec<Arc<Projector>>,
     pub kippenstummel: Arc<Kippenstummel>,
+    pub devmarkt: Arc<Devmarkt>,
 }
 
 async fn connect_mongo(
@@ -184,6 +192,7 @@ impl Engine {
             tokens,
             hot.clone(),
         ));
+        let devmarkt = Arc::new(Devmarkt::new(&config, &events, &metrics, documents.clone()));
         Ok(Self {
             config,
             metrics,
@@ -192,6 +201,7 @@ impl Engine {
             documents,
             projectors,
             kippenstummel,
+            devmarkt,
         })
     }
 

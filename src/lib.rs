@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod devmarkt;
 pub mod engine;
 pub mod event_store;
 pub mod http;

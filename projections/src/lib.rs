@@ -8,6 +8,7 @@
 //! fresh generation that is swapped in only when caught up.
 
 pub mod changeset;
+pub mod devmarkt;
 pub mod event;
 pub mod kippenstummel;
 pub mod projection;

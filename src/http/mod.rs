@@ -29,7 +29,7 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
     let spec = api.spec_endpoint();
     let metrics = engine.metrics.clone();
     let kippenstummel = engine.kippenstummel.clone();
-    Route::new()
+    crate::devmarkt::routes(engine.devmarkt.clone(), Route::new())
         .nest("/docs", ui)
         .at("/openapi.json", spec)
         .at("/metrics", get(metrics_text).data(engine))
