@@ -659,3 +659,166 @@ async fn every_error_path_of_the_identity_endpoints() {
         .await;
     assert_eq!(delete_unknown.0, 200);
 }
+
+/// Karma and credibility are projections of the ident and CVM events: this
+/// drives the real command path and projector runtime on the embedded stores.
+#[tokio::test]
+async fn karma_and_credibility_follow_the_cvm_events_and_survive_a_rebuild() {
+    use aggregates::kippenstummel::cvm::{Cvm, CvmCommand, ReportType, VoteOrigin};
+    use aggregates::kippenstummel::geo::Position;
+    use aggregates::kippenstummel::ident::{Ident, IdentCommand};
+    use projections::kippenstummel::{credibility, karma};
+    use projections::{Namespace, Projector, ProjectorConfig, ReadStore};
+    use std::sync::Arc;
+    use stummel::event_store::{CommandBus, CommandMetadata};
+    use stummel::metrics::Metrics;
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = embedded_events(dir.path());
+    let store: Arc<dyn ReadStore> = Arc::new(embedded_reads(dir.path()));
+    let idents = CommandBus::<Ident>::new(repo.clone(), 0, 5, (), Metrics::new());
+    let cvms = CommandBus::<Cvm>::new(repo.clone(), 0, 5, (), Metrics::new());
+    let t0: chrono::DateTime<chrono::Utc> = "2026-11-01T10:00:00Z".parse().unwrap();
+    let at = |minutes: i64| t0 + chrono::Duration::minutes(minutes);
+    let meta = |actor: &str, minutes: i64| CommandMetadata::new("test", Some(actor.into()), at(minutes));
+    for (reference, minutes) in [("ref-a", 0), ("ref-b", 1), ("ref-c", 2)] {
+        idents
+            .execute(
+                reference,
+                IdentCommand::Register { issued_at: at(minutes) },
+                &meta(reference, minutes),
+            )
+            .await
+            .unwrap();
+    }
+    let here = Position::new(8.40395, 49.0092);
+    let cvm = "0d6f0c62-4a67-4a3c-9a4e-1f2a3b4c5d6e";
+    let register = CvmCommand::Register {
+        cvm_id: cvm.into(),
+        position: here,
+        creator: "ref-a".into(),
+        throttled: false,
+    };
+    cvms.execute(cvm, register, &meta("ref-a", 10)).await.unwrap();
+    let upvote = CvmCommand::Upvote {
+        voter: "ref-b".into(),
+        origin: VoteOrigin::At(here),
+        now: at(20),
+    };
+    cvms.execute(cvm, upvote, &meta("ref-b", 20)).await.unwrap();
+    let own = CvmCommand::Downvote {
+        voter: "ref-a".into(),
+        voter_position: here,
+        now: at(30),
+    };
+    cvms.execute(cvm, own, &meta("ref-a", 30)).await.unwrap();
+    let report = CvmCommand::Report {
+        reporter: "ref-c".into(),
+        reporter_position: here,
+        report_type: ReportType::Spam,
+        now: at(40),
+    };
+    cvms.execute(cvm, report, &meta("ref-c", 40)).await.unwrap();
+    let stranger = CvmCommand::Upvote {
+        voter: "ref-unknown".into(),
+        origin: VoteOrigin::At(here),
+        now: at(50),
+    };
+    cvms.execute(cvm, stranger, &meta("ref-unknown", 50)).await.unwrap();
+    idents
+        .execute("ref-c", IdentCommand::Erase, &meta("ref-c", 60))
+        .await
+        .unwrap();
+
+    let build = |projection: Arc<dyn projections::Projection>| {
+        Projector::new(
+            projection,
+            store.clone(),
+            Arc::new(repo.clone()),
+            ProjectorConfig::default(),
+        )
+    };
+    let karma_projector = build(Arc::new(karma::Karma));
+    let credibility_projector = build(Arc::new(credibility::Credibility));
+    karma_projector.rebuild(0, &[], &mut |_, _| {}).await.unwrap();
+    credibility_projector.rebuild(0, &[], &mut |_, _| {}).await.unwrap();
+
+    let active = |name: &'static str| {
+        let store = store.clone();
+        async move { Namespace::new(name, store.active(name).await.unwrap().unwrap().generation) }
+    };
+    let ns = active(karma::NAME).await;
+    let doc = |r: &'static str| {
+        let (store, ns) = (store.clone(), ns.clone());
+        async move { store.get_doc(&ns, karma::KARMA, r).await.unwrap() }
+    };
+    let a = doc("ref-a").await.unwrap();
+    // +5 registration, +15 upvote received, 0 for the own downvote (both sides), 0 report received.
+    assert_eq!(a["amount"], 100 + 5 + 15 + 15);
+    let types: Vec<&str> = a["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "registration",
+            "upvote_received",
+            "downvote_cast",
+            "downvote_received",
+            "report_received",
+            "upvote_received"
+        ]
+    );
+    assert_eq!(a["history"][2]["delta"], 0, "self-interaction");
+    assert_eq!(a["history"][0]["occurredAt"], "2026-11-01T10:10:00.000Z");
+    assert_eq!(a["history"][0]["cvmId"], cvm);
+    assert_eq!(doc("ref-b").await.unwrap()["amount"], 102);
+    assert!(doc("ref-c").await.is_none(), "erased");
+    assert!(
+        doc("ref-unknown").await.is_none(),
+        "no karma documents for unknown identities"
+    );
+    let board = store.zrange_asc(&ns, karma::LEADERBOARD, 0, 10).await.unwrap();
+    assert_eq!(board, vec![("ref-a".to_owned(), -135.0), ("ref-b".to_owned(), -102.0)]);
+
+    let cns = active(credibility::NAME).await;
+    let b = store
+        .get_doc(&cns, credibility::CREDIBILITY, "ref-b")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b["behaviour"]["voting"]["totalCount"], 1);
+    assert_eq!(b["behaviour"]["voting"]["upvoteCount"], 1);
+    let a_credibility = store
+        .get_doc(&cns, credibility::CREDIBILITY, "ref-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a_credibility["behaviour"]["registration"]["totalCount"], 1);
+    assert_eq!(a_credibility["behaviour"]["voting"]["downvoteCount"], 1);
+    assert!(store
+        .get_doc(&cns, credibility::CREDIBILITY, "ref-c")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Replays give exactly the same models (event times, not the wall clock).
+    let karma_before = store.list_docs(&ns, karma::KARMA).await.unwrap();
+    let credibility_before = store.list_docs(&cns, credibility::CREDIBILITY).await.unwrap();
+    karma_projector.rebuild(0, &[], &mut |_, _| {}).await.unwrap();
+    credibility_projector.rebuild(0, &[], &mut |_, _| {}).await.unwrap();
+    assert_eq!(
+        store.list_docs(&active(karma::NAME).await, karma::KARMA).await.unwrap(),
+        karma_before
+    );
+    assert_eq!(
+        store
+            .list_docs(&active(credibility::NAME).await, credibility::CREDIBILITY)
+            .await
+            .unwrap(),
+        credibility_before
+    );
+}

@@ -11,6 +11,7 @@ use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use projections::rsql::{FieldSet, FilterError};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -237,6 +238,27 @@ fn paging(page: &Query<Option<String>>, per_page: &Query<Option<String>>) -> Res
     Ok(paging)
 }
 
+/// 400 with the filter error's code (and details for unsupported fields).
+pub fn filter_error(e: FilterError) -> ApiError {
+    let kind = match e {
+        FilterError::Invalid(_) => error::INVALID_FILTER_QUERY,
+        FilterError::Unsupported { .. } => error::UNSUPPORTED_FILTER_FIELD,
+    };
+    ApiError::with_details(kind, e.details())
+}
+
+/// An identity in the shape the ident filters evaluate (credibility and karma joined in).
+fn filterable(info: &IdentInfo) -> Value {
+    serde_json::json!({
+        "identity": info.doc.identity,
+        "username": info.doc.username,
+        "trusted": info.doc.trusted,
+        "createdAt": iso(&info.doc.created_at),
+        "credibility": {"rating": info.credibility},
+        "karma": {"amount": info.karma},
+    })
+}
+
 fn client_of(req: &Request) -> String {
     req.remote_addr()
         .as_socket_addr()
@@ -400,17 +422,25 @@ impl IdentApi {
         }))
     }
 
-    /// KMC: every identity, paged.
+    /// KMC: identities, paged, optionally filtered (RSQL over identity,
+    /// displayName, credibility, karma, createdAt, trusted).
     #[oai(path = "/kmc/ident", method = "get", tag = "Tag::KmcIdent")]
     async fn kmc_list(
         &self,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         page: Query<Option<String>>,
         #[oai(name = "perPage")] per_page: Query<Option<String>>,
+        filter: Query<Option<String>>,
     ) -> Result<Json<KmcIdentPage>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let paging = paging(&page, &per_page)?;
-        let all = self.service.all_identities().await?;
+        let filter = FieldSet::kmc_ident()
+            .compile_param(filter.0.as_deref())
+            .map_err(filter_error)?;
+        let mut all = self.service.all_identities().await?;
+        if let Some(filter) = filter {
+            all.retain(|info| filter.matches(&filterable(info)));
+        }
         let total = all.len() as u64;
         let content = all
             .into_iter()
