@@ -39,6 +39,8 @@ pub struct Config {
     pub devmarkt_jwt_secret: String,
     /// Devmarkt QA mode: enables `POST /qa/seedDatabase` (never in production).
     pub devmarkt_qa: bool,
+    /// When the weekly machine cleanup runs (cron with seconds, UTC).
+    pub cleanup_schedule: cron::Schedule,
     pub ident_expires_in: u64,
     pub captcha_expires_in: u64,
     pub transfer_expires_in: u64,
@@ -220,6 +222,16 @@ impl Config {
             jwt_secret: secret("JWT_SECRET")?,
             ident_secret: secret("IDENT_SECRET")?,
             devmarkt_jwt_secret: secret("DEVMARKT_JWT_SECRET")?,
+            cleanup_schedule: {
+                let raw = src
+                    .get("CVM_CLEANUP_CRON")
+                    .unwrap_or(crate::kippenstummel::cleanup::DEFAULT_SCHEDULE);
+                crate::kippenstummel::cleanup::parse_schedule(raw).map_err(|e| {
+                    ConfigError(format!(
+                        "CVM_CLEANUP_CRON must be a cron expression with seconds ({e}; got {raw:?})"
+                    ))
+                })?
+            },
             devmarkt_qa: match src.get("DEVMARKT_QA").unwrap_or("false") {
                 "true" | "1" if environment == Environment::Production => {
                     return Err(ConfigError(

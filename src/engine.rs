@@ -26,11 +26,13 @@ pub enum StoreRole {
 
 /// Every projection the service runs, with the store it lives in.
 pub fn registered_projections() -> Vec<(Arc<dyn Projection>, StoreRole)> {
-    use projections::kippenstummel::{credibility::Credibility, karma::Karma};
+    use projections::kippenstummel::{credibility::Credibility, cvms::Cvms, karma::Karma, tiles::Tiles};
     let mut all: Vec<(Arc<dyn Projection>, StoreRole)> = vec![
         (Arc::new(projections::stats::EventStats), StoreRole::Documents),
         (Arc::new(Karma), StoreRole::Hot),
         (Arc::new(Credibility), StoreRole::Hot),
+        (Arc::new(Cvms), StoreRole::Documents),
+        (Arc::new(Tiles), StoreRole::Hot),
     ];
     all.extend(
         projections::devmarkt::all()
@@ -191,8 +193,15 @@ impl Engine {
             idents,
             tokens,
             hot.clone(),
+            documents.clone(),
         ));
-        let devmarkt = Arc::new(Devmarkt::new(&config, &events, &metrics, documents.clone()));
+        let devmarkt = Arc::new(Devmarkt::new(
+            &config,
+            &events,
+            &metrics,
+            documents.clone(),
+            &projectors,
+        ));
         Ok(Self {
             config,
             metrics,

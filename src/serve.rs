@@ -11,7 +11,13 @@ use tokio::sync::watch;
 pub async fn run(engine: Engine) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let projectors = engine.spawn_projectors(shutdown_rx);
+    let mut projectors = engine.spawn_projectors(shutdown_rx.clone());
+    projectors.push(tokio::spawn(crate::kippenstummel::cleanup::run_scheduled(
+        engine.kippenstummel.clone(),
+        engine.config.cleanup_schedule.clone(),
+        engine.config.instance_id.clone(),
+        shutdown_rx,
+    )));
     let acceptor = TcpListener::bind(format!("0.0.0.0:{}", engine.config.port))
         .into_acceptor()
         .await

@@ -822,3 +822,211 @@ async fn karma_and_credibility_follow_the_cvm_events_and_survive_a_rebuild() {
         credibility_before
     );
 }
+
+async fn score_of(api: &Api, id: &str) -> i64 {
+    api.get(&format!("/api/v1/cvms/{id}"), &[]).await.1["score"]
+        .as_i64()
+        .unwrap_or(i64::MIN)
+}
+
+/// Responses of the read endpoints, to compare before and after a replay.
+async fn machine_views(api: &Api, id: &str, token: &str) -> Vec<Value> {
+    let mut views = Vec::new();
+    for path in [
+        format!("/api/v1/cvms/{id}"),
+        "/api/v1/cvms?perPage=50".to_owned(),
+        "/api/v1/cvms/within?bottomLeft=48.9,8.3&topRight=49.1,8.5&zoom=12".to_owned(),
+        "/api/v1/cvms/within?bottomLeft=48.0,7.0&topRight=50.0,9.5&zoom=8".to_owned(),
+        "/api/v1/cvms/within?bottomLeft=49.005,8.40&topRight=49.013,8.408&zoom=18".to_owned(),
+    ] {
+        let (status, body) = api.get(&path, &[("x-ident", token)]).await;
+        views.push(json!({"path": path, "status": status.as_u16(), "body": body}));
+    }
+    views
+}
+
+#[tokio::test]
+async fn machine_flow_from_registration_to_removal_and_replay() {
+    let api = Api::start();
+    let (_, _, alice) = api.identity().await;
+    let (_, _, bob) = api.identity().await;
+    let auth = format!("Bearer {}", admin_token());
+    let here = json!({"longitude": 8.40395, "latitude": 49.0092});
+
+    let created = api.post("/api/v1/cvms", &[("x-ident", &alice)], here.clone()).await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(created.1, Value::Null);
+    let list = eventually(Duration::from_secs(10), || async {
+        let list = api.get("/api/v1/cvms", &[]).await.1;
+        (list["info"]["totalElements"] == 1).then_some(list)
+    })
+    .await;
+    let machine = list["content"][0].clone();
+    let id = machine["id"].as_str().unwrap().to_owned();
+    let keys: Vec<&str> = machine.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "longitude",
+            "latitude",
+            "score",
+            "imported",
+            "recentlyReported",
+            "createdAt",
+            "updatedAt"
+        ]
+    );
+    assert_eq!(
+        (machine["score"].as_i64(), machine["imported"].as_bool()),
+        (Some(0), Some(false))
+    );
+
+    // The map: a one-element cluster below zoom 12, the machine itself from 12 on.
+    let (api_ref, bob_ref) = (&api, bob.as_str());
+    let within = move |zoom: u8, bl: &str, tr: &str| {
+        let path = format!("/api/v1/cvms/within?bottomLeft={bl}&topRight={tr}&zoom={zoom}");
+        async move { api_ref.get(&path, &[("x-ident", bob_ref)]).await }
+    };
+    let z8 = eventually(Duration::from_secs(10), || async {
+        let r = within(8, "48.0,7.0", "50.0,9.5").await;
+        (r.1.as_array().is_some_and(|a| !a.is_empty())).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        z8.1,
+        json!([{"cluster": true, "longitude": 8.40395, "latitude": 49.0092, "count": 1}])
+    );
+    let z12 = within(12, "48.9,8.3", "49.1,8.5").await.1;
+    assert_eq!(z12[0]["id"], id.as_str());
+    let z18 = within(18, "49.005,8.40", "49.013,8.408").await.1;
+    assert_eq!(z18[0]["id"], id.as_str());
+    let too_big = within(18, "48.0,7.0", "50.0,9.5").await;
+    assert_error(&too_big, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(too_big.1["details"][0]["constraint"], "IsBBoxValid");
+
+    // A second registration within 50 m is an upvote of the same machine.
+    let near = json!({"longitude": 8.4042, "latitude": 49.0093});
+    assert_eq!(
+        api.post("/api/v1/cvms", &[("x-ident", &bob)], near.clone()).await.0,
+        201
+    );
+    eventually(Duration::from_secs(10), || async {
+        (score_of(&api, &id).await == 1).then_some(())
+    })
+    .await;
+    // Voting again within 7 days is ignored (201, nothing changes).
+    let again = api
+        .post(&format!("/api/v1/cvms/{id}/upvote"), &[("x-ident", &bob)], near.clone())
+        .await;
+    assert_eq!(again.0, 201);
+    let seen = api.get(&format!("/api/v1/cvms/{id}"), &[("x-ident", &bob)]).await.1;
+    assert_eq!(seen["score"], 1);
+    assert_eq!(seen["alreadyVoted"], "upvote");
+    let far = json!({"longitude": 8.42, "latitude": 49.02});
+    let out_of_reach = api
+        .post(
+            &format!("/api/v1/cvms/{id}/downvote"),
+            &[("x-ident", &alice)],
+            far.clone(),
+        )
+        .await;
+    assert_error(&out_of_reach, 403, "OUT_OF_REACH_ERROR", "Out of reach");
+
+    // Report, then reposition within 25 m, then too far.
+    let report = json!({"longitude": 8.40395, "latitude": 49.0092, "type": "spam"});
+    assert_eq!(
+        api.post(&format!("/api/v1/cvms/{id}/report"), &[("x-ident", &bob)], report)
+            .await
+            .0,
+        201
+    );
+    eventually(Duration::from_secs(10), || async {
+        let m = api.get(&format!("/api/v1/cvms/{id}"), &[]).await.1;
+        (m["recentlyReported"]["spam"] == 1).then_some(())
+    })
+    .await;
+    let moved = json!({"repositionedLongitude": 8.4041, "repositionedLatitude": 49.0093,
+        "editorLongitude": 8.40395, "editorLatitude": 49.0092});
+    let repositioned = api
+        .patch(&format!("/api/v1/cvms/{id}"), &[("x-ident", &alice)], moved)
+        .await;
+    assert_eq!(repositioned.0, 200, "{}", repositioned.1);
+    let too_far = json!({"repositionedLongitude": 8.4060, "repositionedLatitude": 49.0093,
+        "editorLongitude": 8.4041, "editorLatitude": 49.0093});
+    let conflict = api
+        .patch(&format!("/api/v1/cvms/{id}"), &[("x-ident", &alice)], too_far)
+        .await;
+    assert_error(&conflict, 409, "ALTERATION_CONFLICT_ERROR", "Alteration conflict");
+    // Both read models (documents and map tiles) show the new position.
+    eventually(Duration::from_secs(10), || async {
+        let views = machine_views(&api, &id, &bob).await;
+        let moved = views[0]["body"]["longitude"] == 8.4041 && views[4]["body"][0]["longitude"] == 8.4041;
+        moved.then_some(())
+    })
+    .await;
+
+    // Replay: every read endpoint answers the same before and after.
+    let before = machine_views(&api, &id, &bob).await;
+    let data = api.data_dir().to_str().unwrap().to_owned();
+    let replay = stummel(&["replay", "--all", "--quiet"], &[("DATA_DIR", data.as_str())])
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert_eq!(machine_views(&api, &id, &bob).await, before);
+
+    // KMC removal: gone everywhere, no ghost on the map.
+    let admin = [("Authorization", auth.as_str())];
+    assert_eq!(api.get(&format!("/api/v1/kmc/cvms/{id}"), &admin).await.0, 200);
+    let removed = api
+        .call(Method::DELETE, &format!("/api/v1/kmc/cvms/{id}"), &admin, None)
+        .await;
+    assert_eq!(removed.0, 200, "{}", removed.1);
+    let again = api
+        .call(Method::DELETE, &format!("/api/v1/kmc/cvms/{id}"), &admin, None)
+        .await;
+    assert_error(&again, 404, "NOT_FOUND_ERROR", "Resource not found");
+    eventually(Duration::from_secs(10), || async {
+        let gone = api.get(&format!("/api/v1/cvms/{id}"), &[]).await.0 == 404;
+        let maps: Vec<Value> = machine_views(&api, &id, &bob).await;
+        let empty = maps[2..].iter().all(|m| m["body"] == json!([]));
+        (gone && empty).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn racing_registrations_within_50_m_create_exactly_one_machine() {
+    let api = Api::start();
+    let api = &api;
+    let mut tokens = Vec::new();
+    for _ in 0..50 {
+        tokens.push(api.identity().await.2);
+    }
+    let attempts = tokens.iter().enumerate().map(|(i, token)| {
+        // Spread over ~40 m, across geohash cell borders.
+        let body =
+            json!({"longitude": 8.40395 + (i % 10) as f64 * 0.00004, "latitude": 49.0092 + (i / 10) as f64 * 0.00004});
+        async move { api.post("/api/v1/cvms", &[("x-ident", token)], body).await }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    assert!(
+        results.iter().all(|r| r.0 == 201 || r.0 == 429 || r.0 == 409),
+        "{results:?}"
+    );
+    let list = eventually(Duration::from_secs(20), || async {
+        let list = api.get("/api/v1/cvms", &[]).await.1;
+        (list["info"]["totalElements"].as_u64() >= Some(1)).then_some(list)
+    })
+    .await;
+    assert_eq!(list["info"]["totalElements"], 1, "{list}");
+    // The log agrees: one registration, the others became upvotes (at most 10
+    // change the score, which is capped) or were refused.
+    let repo = embedded_events(api.data_dir());
+    let events = repo.read_raw(0, 100_000).await.unwrap();
+    let count = |kind: &str| events.iter().filter(|e| e.event.event_type == kind).count();
+    assert_eq!(count("cvm-registered"), 1);
+    assert!(count("cvm-upvoted") <= 49);
+    let accepted = results.iter().filter(|r| r.0 == 201).count();
+    assert!(accepted >= 40, "most racing requests succeed as upvotes: {accepted}");
+}

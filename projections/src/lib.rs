@@ -17,6 +17,8 @@ pub mod runtime;
 pub mod stats;
 pub mod store;
 pub mod supercluster;
+#[cfg(test)]
+pub mod testing;
 
 pub use changeset::ChangeSet;
 pub use event::{EventSource, RecordedEvent, SourceError};

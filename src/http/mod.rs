@@ -19,8 +19,14 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
     let ident = crate::kippenstummel::api::IdentApi {
         service: engine.kippenstummel.clone(),
     };
+    let machines = crate::kippenstummel::machines_api::MachinesApi {
+        service: engine.kippenstummel.clone(),
+    };
+    let devmarkt = crate::devmarkt::rest::RestApi {
+        devmarkt: engine.devmarkt.clone(),
+    };
     let api = OpenApiService::new(
-        (health::HealthApi::new(engine.clone()), ident),
+        (health::HealthApi::new(engine.clone()), ident, machines, devmarkt),
         "stummel",
         env!("CARGO_PKG_VERSION"),
     )

@@ -4,14 +4,19 @@
 pub mod api;
 pub mod auth;
 pub mod captcha;
+pub mod cleanup;
 pub mod identities;
 pub mod idents;
+pub mod machines;
+pub mod machines_api;
+pub mod reservation;
 pub mod tokens;
 pub mod validation;
 
 use crate::config::Config;
 use crate::event_store::{CommandBus, EventRepository};
 use crate::metrics::Metrics;
+use aggregates::kippenstummel::cvm::Cvm;
 use aggregates::kippenstummel::ident::Ident;
 use auth::{AdminTokens, IdentTokens};
 use idents::IdentStore;
@@ -25,8 +30,13 @@ pub struct Kippenstummel {
     pub idents: Arc<dyn IdentStore>,
     pub tokens: Arc<dyn TokenStore>,
     pub ident_commands: CommandBus<Ident>,
-    /// Where the karma and credibility read models live.
+    pub cvm_commands: CommandBus<Cvm>,
+    pub events: EventRepository,
+    /// Hot read models: karma, credibility, map tiles (and the cell locks).
     pub read_models: Arc<dyn ReadStore>,
+    /// Document read models: machines.
+    pub documents: Arc<dyn ReadStore>,
+    pub locks: reservation::SpatialLocks,
     pub ident_tokens: IdentTokens,
     pub admin_tokens: AdminTokens,
     pub captcha_ttl: Duration,
@@ -41,8 +51,20 @@ impl Kippenstummel {
         idents: Arc<dyn IdentStore>,
         tokens: Arc<dyn TokenStore>,
         read_models: Arc<dyn ReadStore>,
+        documents: Arc<dyn ReadStore>,
     ) -> Self {
         Self {
+            // Machines are hot spots (votes race): more attempts before a 409.
+            cvm_commands: CommandBus::new(
+                events.clone(),
+                config.snapshot_every,
+                config.command_max_attempts.max(10),
+                (),
+                metrics.clone(),
+            ),
+            events: events.clone(),
+            documents,
+            locks: reservation::SpatialLocks::new(read_models.clone()),
             idents,
             tokens,
             ident_commands: CommandBus::new(

@@ -17,6 +17,20 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The violations so far, leaving none.
+    pub fn take(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Adds a violation of a nested object with its property path prefixed (`cvms.3.`).
+    pub fn push_prefixed(&mut self, prefix: &str, mut violation: Value) {
+        let property = violation["property"].as_str().unwrap_or_default().to_owned();
+        let message = violation["message"].as_str().unwrap_or_default().to_owned();
+        violation["property"] = Value::String(format!("{prefix}{property}"));
+        violation["message"] = Value::String(format!("{prefix}{message}"));
+        self.0.push(violation);
+    }
+
     /// 422 `INVALID_PAYLOAD_ERROR` with the details, or Ok when there are none.
     pub fn into_result(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
@@ -169,5 +183,114 @@ mod tests {
         assert_eq!(details[3]["message"], "perPage must not be less than 1");
         assert_eq!(Paging { page: 2, per_page: 10 }.info(21)["totalPages"], 3);
         assert_eq!(Paging { page: 0, per_page: 10 }.info(0)["totalPages"], 0);
+    }
+}
+
+/// Coordinate validation (spec 2.4/2.5): class-validator's `isLatitude`,
+/// `isLongitude` (numbers, checked on their decimal string form) and
+/// `isLatLong` ("lat,lng" strings).
+pub mod coordinates {
+    use regex::Regex;
+    use std::sync::OnceLock;
+
+    fn latitude_pattern() -> &'static Regex {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        RE.get_or_init(|| Regex::new(r"^\(?[+-]?(90(\.0+)?|[1-8]?\d(\.\d+)?)$").expect("valid"))
+    }
+
+    fn longitude_pattern() -> &'static Regex {
+        static RE: OnceLock<Regex> = OnceLock::new();
+        RE.get_or_init(|| Regex::new(r"^\s?[+-]?(180(\.0+)?|1[0-7]\d(\.\d+)?|\d{1,2}(\.\d+)?)\)?$").expect("valid"))
+    }
+
+    /// JavaScript's `String(number)`: plain decimal for 1e-6 ≤ |x| < 1e21,
+    /// exponent notation otherwise (which the patterns then reject, bug 23).
+    fn js_decimal(x: f64) -> String {
+        if x == 0.0 {
+            return "0".into();
+        }
+        if x.abs() < 1e-6 || x.abs() >= 1e21 {
+            return format!("{x:e}");
+        }
+        let s = format!("{x}");
+        s
+    }
+
+    pub fn is_latitude_number(x: f64) -> bool {
+        x.is_finite() && latitude_pattern().is_match(&js_decimal(x)) && (-90.0..=90.0).contains(&x)
+    }
+
+    pub fn is_longitude_number(x: f64) -> bool {
+        x.is_finite() && longitude_pattern().is_match(&js_decimal(x)) && (-180.0..=180.0).contains(&x)
+    }
+
+    /// `isLatLong`: the first two comma parts match the patterns; a "(" on
+    /// one side needs the ")" on the other.
+    pub fn is_lat_long(s: &str) -> bool {
+        let parts: Vec<&str> = s.split(',').collect();
+        if parts.len() < 2 {
+            return false;
+        }
+        let (lat, lng) = (parts[0], parts[1]);
+        if lat.starts_with('(') != lng.ends_with(')') {
+            return false;
+        }
+        latitude_pattern().is_match(lat) && longitude_pattern().is_match(lng)
+    }
+
+    /// `[lat, lng]` of a valid "lat,lng" string (a parenthesised part gives NaN, as in the original).
+    pub fn parse_lat_long(s: &str) -> (f64, f64) {
+        let mut parts = s.split(',').map(super::js_number);
+        (parts.next().unwrap_or(f64::NAN), parts.next().unwrap_or(f64::NAN))
+    }
+
+    /// `IsBBoxValid`: each edge at most `5 × 2^(18 − zoom)` km.
+    pub fn is_bbox_small_enough(south: f64, west: f64, north: f64, east: f64, zoom: f64) -> bool {
+        let max_edge_km = 5.0 * 2f64.powf(18.0 - zoom);
+        let ref_lat = north.abs().min(south.abs()).to_radians();
+        let width = (east - west) * 111.32 * ref_lat.cos();
+        let height = (north - south) * 111.32;
+        // NaN comparisons are false, so NaN extents pass, as in the original.
+        !(width > max_edge_km || height > max_edge_km)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn numbers_as_class_validator_checks_them() {
+            assert!(is_latitude_number(49.0092));
+            assert!(is_latitude_number(-90.0));
+            assert!(!is_latitude_number(90.5));
+            assert!(!is_latitude_number(1e-7), "exponent form is rejected (bug 23)");
+            assert!(is_longitude_number(8.40395));
+            assert!(is_longitude_number(-180.0));
+            assert!(!is_longitude_number(180.1));
+            assert!(!is_longitude_number(f64::NAN));
+        }
+
+        #[test]
+        fn lat_long_strings() {
+            assert!(is_lat_long("49.0,8.4"));
+            assert!(is_lat_long("49.0, 8.4"));
+            assert!(is_lat_long("(49.0,8.4)"));
+            assert!(!is_lat_long("(49.0,8.4"));
+            assert!(!is_lat_long("49.0"));
+            assert!(!is_lat_long("91,8"));
+            assert!(!is_lat_long("49,181"));
+            assert_eq!(parse_lat_long("49.5,8.25"), (49.5, 8.25));
+            assert!(parse_lat_long("(49.5,8.25)").0.is_nan());
+        }
+
+        #[test]
+        fn bbox_size_per_zoom() {
+            // zoom 18: 5 km edges; 0.04° of latitude is ~4.45 km, 0.05° ~5.57 km.
+            assert!(is_bbox_small_enough(49.0, 8.4, 49.04, 8.44, 18.0));
+            assert!(!is_bbox_small_enough(49.0, 8.4, 49.05, 8.41, 18.0));
+            assert!(is_bbox_small_enough(49.0, 8.4, 49.05, 8.41, 17.0));
+            assert!(is_bbox_small_enough(40.0, 0.0, 80.0, 40.0, 8.0), "5120 km at zoom 8");
+            assert!(is_bbox_small_enough(49.0, 9.0, 48.0, 8.0, 18.0), "inverted boxes pass");
+        }
     }
 }

@@ -6,7 +6,9 @@
 //! leaves nothing here that points to a person, before or after a replay.
 
 pub mod credibility;
+pub mod cvms;
 pub mod karma;
+pub mod tiles;
 
 use crate::{ProjectionError, RecordedEvent};
 use aggregates::kippenstummel::cvm::CvmEvent;

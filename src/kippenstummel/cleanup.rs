@@ -1,0 +1,102 @@
+//! The weekly cleanup (spec 9.4.8): machines marked for deletion more than
+//! 7 days ago are removed. The original queried a field that does not exist
+//! and never removed anything (bug 1). Runs on a cron schedule, once per
+//! cluster: the instance that takes the run's lease does it.
+
+use super::Kippenstummel;
+use crate::event_store::CommandMetadata;
+use aggregates::kippenstummel::cvm::CvmCommand;
+use chrono::{DateTime, Duration, Utc};
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Mondays at 00:00 UTC, as the original's `0 0 * * 1` (with seconds).
+pub const DEFAULT_SCHEDULE: &str = "0 0 0 * * Mon";
+const GRACE_DAYS: i64 = 7;
+
+impl Kippenstummel {
+    /// Removes every machine marked for deletion before `now − 7 days`.
+    /// Returns how many were removed; a machine that fails is logged and skipped.
+    pub async fn cleanup(&self, now: DateTime<Utc>) -> Result<usize, crate::http::error::ApiError> {
+        let cutoff = now - Duration::days(GRACE_DAYS);
+        let due: Vec<String> = self
+            .machines()
+            .await?
+            .into_iter()
+            .filter(|m| m["markedForDeletion"] == true)
+            .filter(|m| {
+                m["markedForDeletionAt"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t < cutoff)
+            })
+            .filter_map(|m| m["aggregateId"].as_str().map(str::to_owned))
+            .collect();
+        let mut removed = 0;
+        for id in due {
+            let metadata = CommandMetadata::new(format!("cleanup-{}", now.timestamp()), None, now);
+            match self
+                .cvm_commands
+                .execute(&id, CvmCommand::RemoveForCleanup { now }, &metadata)
+                .await
+            {
+                Ok(()) => removed += 1,
+                Err(error) => tracing::warn!(%error, cvm = %id, "cleanup could not remove a machine"),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Runs the cleanup on `schedule` until `shutdown`.
+pub async fn run_scheduled(
+    service: Arc<Kippenstummel>,
+    schedule: cron::Schedule,
+    instance: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let Some(next) = schedule.upcoming(Utc).next() else {
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        // One run per scheduled time across all instances.
+        let lease = format!("job:cvm-cleanup:{}", next.timestamp());
+        match service
+            .read_models
+            .try_lease(&lease, &instance, std::time::Duration::from_secs(3600))
+            .await
+        {
+            Ok(true) => match service.cleanup(Utc::now()).await {
+                Ok(n) => tracing::info!(removed = n, "cvm cleanup finished"),
+                Err(e) => tracing::error!(code = %e.body().code, "cvm cleanup failed"),
+            },
+            Ok(false) => tracing::debug!("cvm cleanup runs on another instance"),
+            Err(error) => tracing::error!(%error, "cvm cleanup could not take its lease"),
+        }
+    }
+}
+
+/// Parses a cron expression (with seconds), for the configuration.
+pub fn parse_schedule(expression: &str) -> Result<cron::Schedule, String> {
+    cron::Schedule::from_str(expression).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schedule_is_monday_midnight() {
+        let schedule = parse_schedule(DEFAULT_SCHEDULE).unwrap();
+        let after: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap(); // a Wednesday
+        let next = schedule.after(&after).next().unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-30T00:00:00+00:00");
+        assert!(parse_schedule("every monday").is_err());
+    }
+}

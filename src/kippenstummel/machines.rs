@@ -1,0 +1,505 @@
+//! Machine (CVM) use cases (spec 4.10–4.16, 5.1, 9.4): commands through the
+//! CVM aggregate, queries over the `cvms` and `cvm-tiles` read models.
+
+use super::reservation::SAME_MACHINE_KM;
+use super::Kippenstummel;
+use crate::event_store::{CommandError, CommandMetadata};
+use crate::http::error::{self, ApiError};
+use aggregates::kippenstummel::cvm::{CvmCommand, CvmError, ReportType, VoteOrigin};
+use aggregates::kippenstummel::geo::{km, Position};
+use aggregates::kippenstummel::throttle::{is_throttled, ThrottleInput, ThrottledAction};
+use chrono::{DateTime, Duration, Utc};
+use projections::kippenstummel::{cvms, tiles};
+use projections::supercluster::{self, BBox, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
+use projections::{Namespace, ReadStore};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// How long a command waits for a read model to catch up before giving up (503).
+const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Windows of `recentlyReported` and `alreadyVoted` (RECENTLY_REPORTED_PERIOD, CVM_VOTE_DELAY).
+const RECENT_DAYS: i64 = 7;
+
+/// One element of a `/cvms/within` answer.
+pub enum WithinItem {
+    Cluster { longitude: f64, latitude: f64, count: u64 },
+    Machine(Value),
+}
+
+impl WithinItem {
+    pub fn to_json(&self) -> Value {
+        match self {
+            WithinItem::Cluster {
+                longitude,
+                latitude,
+                count,
+            } => {
+                json!({"cluster": true, "longitude": longitude, "latitude": latitude, "count": count})
+            }
+            WithinItem::Machine(m) => m.clone(),
+        }
+    }
+}
+
+pub struct Viewport {
+    pub south: f64,
+    pub west: f64,
+    pub north: f64,
+    pub east: f64,
+    pub zoom: f64,
+}
+
+fn cvm_error(e: CommandError<CvmError>) -> ApiError {
+    match e {
+        CommandError::Rejected(reason) => ApiError::new(match reason {
+            // A removed machine is gone for its users: the same answer as GET.
+            CvmError::NotFound | CvmError::Removed => error::NOT_FOUND,
+            CvmError::OutOfReach => error::OUT_OF_REACH,
+            CvmError::AlterationConflict | CvmError::AlreadyExists | CvmError::NotRemoved => error::CONFLICT,
+            CvmError::NotDueForCleanup => error::CONFLICT,
+            CvmError::Throttled => error::THROTTLED,
+            CvmError::ScoreOutOfRange(_) | CvmError::InvalidPosition(_) => error::INVALID_PAYLOAD,
+        }),
+        CommandError::Conflict { .. } => ApiError::new(error::CONFLICT),
+        CommandError::Store(e) => ApiError::unavailable(e),
+    }
+}
+
+fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `recentlyReported` counts of a `cvms` document (reports of the last 7 days).
+fn recently_reported(doc: &Value, since: DateTime<Utc>) -> Value {
+    let mut counts = json!({"missing": 0, "spam": 0, "inactive": 0, "inaccessible": 0});
+    for report in doc["reports"].as_array().into_iter().flatten() {
+        if parse_time(&report["createdAt"]).is_some_and(|t| t >= since) {
+            if let Some(kind) = report["type"].as_str() {
+                if let Some(n) = counts.get_mut(kind) {
+                    *n = json!(n.as_u64().unwrap_or(0) + 1);
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// The caller's most recent vote type on the machine within 7 days.
+fn already_voted(doc: &Value, reference: &str, since: DateTime<Utc>) -> Option<String> {
+    doc["votes"]
+        .as_array()?
+        .iter()
+        .filter(|v| v["identity"] == reference && parse_time(&v["createdAt"]).is_some_and(|t| t >= since))
+        .max_by_key(|v| parse_time(&v["createdAt"]))
+        .and_then(|v| v["type"].as_str().map(str::to_owned))
+}
+
+/// CvmProjection (spec 4, property order is contract). `position` overrides
+/// the document's position (tiles show the position at computation time).
+pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)>) -> Value {
+    let since = Utc::now() - Duration::days(RECENT_DAYS);
+    let (longitude, latitude) = position.unwrap_or((
+        doc["longitude"].as_f64().unwrap_or_default(),
+        doc["latitude"].as_f64().unwrap_or_default(),
+    ));
+    let mut p = json!({
+        "id": doc["aggregateId"],
+        "longitude": longitude,
+        "latitude": latitude,
+        "score": doc["score"],
+        "imported": doc["imported"],
+        "recentlyReported": recently_reported(doc, since),
+    });
+    if let Some(vote) = caller.and_then(|r| already_voted(doc, r, since)) {
+        p["alreadyVoted"] = json!(vote);
+    }
+    p["createdAt"] = doc["createdAt"].clone();
+    p["updatedAt"] = doc["updatedAt"].clone();
+    p
+}
+
+/// A `cvms` document in the shape the RSQL evaluator reads (GeoJSON position).
+pub fn filterable(doc: &Value) -> Value {
+    let mut d = doc.clone();
+    d["position"] = json!({"type": "Point", "coordinates": [doc["longitude"], doc["latitude"]]});
+    d
+}
+
+impl Kippenstummel {
+    async fn active_in(&self, store: &Arc<dyn ReadStore>, name: &str) -> Result<Option<Namespace>, ApiError> {
+        Ok(store
+            .active(name)
+            .await
+            .map_err(ApiError::unavailable)?
+            .map(|a| Namespace::new(name, a.generation)))
+    }
+
+    /// Waits until `projection` in `store` has applied every event up to `position`.
+    async fn caught_up(&self, store: &Arc<dyn ReadStore>, name: &str, position: u64) -> Result<Namespace, ApiError> {
+        let deadline = std::time::Instant::now() + CATCH_UP_TIMEOUT;
+        loop {
+            if let Some(ns) = self.active_in(store, name).await? {
+                if store.checkpoint(&ns).await.map_err(ApiError::unavailable)? >= position {
+                    return Ok(ns);
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ApiError::unavailable(format!(
+                    "projection {name} did not catch up to {position}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    fn metadata(&self, reference: Option<&str>, now: DateTime<Utc>) -> CommandMetadata {
+        CommandMetadata::new(error::current_request_id(), reference.map(str::to_owned), now)
+    }
+
+    /// The machine nearest to `position` within 50 m, from the tiles
+    /// projection's spatial index (which must be caught up: see reservation.rs).
+    async fn nearest_machine(&self, ns: &Namespace, position: Position) -> Result<Option<String>, ApiError> {
+        let store = &self.read_models;
+        let dlat = SAME_MACHINE_KM / 111.32;
+        let dlng = SAME_MACHINE_KM / (111.32 * position.latitude.to_radians().cos().max(1e-6));
+        let mut cells: Vec<String> = [(-dlng, -dlat), (-dlng, dlat), (dlng, -dlat), (dlng, dlat)]
+            .iter()
+            .map(|(dx, dy)| {
+                let t = supercluster::tile(position.latitude + dy, position.longitude + dx, 12);
+                format!("{}/{}", t.x, t.y)
+            })
+            .collect();
+        cells.sort();
+        cells.dedup();
+        let mut best: Option<(f64, String)> = None;
+        for cell in cells {
+            let Some(doc) = store
+                .get_doc(ns, tiles::CELLS, &cell)
+                .await
+                .map_err(ApiError::unavailable)?
+            else {
+                continue;
+            };
+            for id in doc["ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let Some(p) = store
+                    .get_doc(ns, tiles::POSITIONS, id)
+                    .await
+                    .map_err(ApiError::unavailable)?
+                else {
+                    continue;
+                };
+                let there = Position::new(
+                    p["longitude"].as_f64().unwrap_or(f64::NAN),
+                    p["latitude"].as_f64().unwrap_or(f64::NAN),
+                );
+                let d = km(position, there);
+                if d <= SAME_MACHINE_KM && best.as_ref().is_none_or(|(b, _)| d < *b) {
+                    best = Some((d, id.to_owned()));
+                }
+            }
+        }
+        Ok(best.map(|(_, id)| id))
+    }
+
+    async fn throttle_input(
+        &self,
+        doc: &super::idents::IdentDoc,
+        collection: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ThrottleInput, ApiError> {
+        let info = self.info(doc.clone()).await?;
+        let items = match self.active_in(&self.documents, cvms::NAME).await? {
+            Some(ns) => self
+                .documents
+                .get_doc(&ns, collection, &doc.reference)
+                .await
+                .map_err(ApiError::unavailable)?
+                .and_then(|d| d["items"].as_array().cloned())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let times: Vec<DateTime<Utc>> = items.iter().filter_map(|i| parse_time(&i["createdAt"])).collect();
+        let day_ago = now - Duration::days(1);
+        Ok(ThrottleInput {
+            trusted: doc.trusted,
+            credibility: info.credibility as f64,
+            actions_in_last_day: times.iter().filter(|t| **t >= day_ago).count() as u32,
+            last_action_at: times.iter().max().copied(),
+        })
+    }
+
+    /// `POST /cvms` (9.4.1): a new machine, or an upvote of the one within 50 m.
+    pub async fn register(&self, doc: &super::idents::IdentDoc, position: Position) -> Result<(), ApiError> {
+        let now = Utc::now();
+        let throttle = self.throttle_input(doc, cvms::REGISTRATIONS, now).await?;
+        self.locks
+            .exclusive(position, || async {
+                let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                let ns = self.caught_up(&self.read_models, tiles::NAME, head).await?;
+                let metadata = self.metadata(Some(&doc.reference), now);
+                match self.nearest_machine(&ns, position).await? {
+                    Some(existing) => {
+                        let upvote = CvmCommand::Upvote {
+                            voter: doc.reference.clone(),
+                            origin: VoteOrigin::NearbyRegistration,
+                            now,
+                        };
+                        self.cvm_commands
+                            .execute(&existing, upvote, &metadata)
+                            .await
+                            .map_err(cvm_error)
+                    }
+                    None => {
+                        let throttled = is_throttled(ThrottledAction::Registration, &throttle, now);
+                        let id = uuid::Uuid::new_v4().to_string();
+                        let register = CvmCommand::Register {
+                            cvm_id: id.clone(),
+                            position,
+                            creator: doc.reference.clone(),
+                            throttled,
+                        };
+                        self.cvm_commands
+                            .execute(&id, register, &metadata)
+                            .await
+                            .map_err(cvm_error)?;
+                        // Wait for the index, so the next holder of these cells sees this machine
+                        // even if it runs on an instance whose projector lags.
+                        let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                        self.caught_up(&self.read_models, tiles::NAME, head).await.map(|_| ())
+                    }
+                }
+            })
+            .await
+    }
+
+    pub async fn vote(&self, doc: &super::idents::IdentDoc, id: &str, up: bool, at: Position) -> Result<(), ApiError> {
+        let now = Utc::now();
+        let command = if up {
+            CvmCommand::Upvote {
+                voter: doc.reference.clone(),
+                origin: VoteOrigin::At(at),
+                now,
+            }
+        } else {
+            CvmCommand::Downvote {
+                voter: doc.reference.clone(),
+                voter_position: at,
+                now,
+            }
+        };
+        self.cvm_commands
+            .execute(id, command, &self.metadata(Some(&doc.reference), now))
+            .await
+            .map_err(cvm_error)
+    }
+
+    pub async fn report(
+        &self,
+        doc: &super::idents::IdentDoc,
+        id: &str,
+        at: Position,
+        report_type: ReportType,
+    ) -> Result<(), ApiError> {
+        let now = Utc::now();
+        let command = CvmCommand::Report {
+            reporter: doc.reference.clone(),
+            reporter_position: at,
+            report_type,
+            now,
+        };
+        self.cvm_commands
+            .execute(id, command, &self.metadata(Some(&doc.reference), now))
+            .await
+            .map_err(cvm_error)
+    }
+
+    pub async fn reposition(
+        &self,
+        doc: &super::idents::IdentDoc,
+        id: &str,
+        new_position: Position,
+        editor_position: Position,
+    ) -> Result<(), ApiError> {
+        let now = Utc::now();
+        let throttle = self.throttle_input(doc, cvms::REPOSITIONINGS, now).await?;
+        let throttled = is_throttled(ThrottledAction::Repositioning, &throttle, now);
+        let command = CvmCommand::Reposition {
+            editor: doc.reference.clone(),
+            editor_position,
+            new_position,
+            throttled,
+            now,
+        };
+        self.cvm_commands
+            .execute(id, command, &self.metadata(Some(&doc.reference), now))
+            .await
+            .map_err(cvm_error)
+    }
+
+    /// KMC `DELETE /kmc/cvms/:id`.
+    pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
+        self.cvm_commands
+            .execute(id, CvmCommand::Remove, &self.metadata(None, Utc::now()))
+            .await
+            .map_err(cvm_error)
+    }
+
+    /// Imports (KMC manual import; 9.4.7): each entry under the same spatial
+    /// reservation as registrations, so imports never duplicate machines.
+    /// Returns how many entries were applied; entries that fail are skipped.
+    pub async fn import(&self, entries: Vec<(Position, Option<i32>)>) -> Result<usize, ApiError> {
+        let mut applied = 0;
+        for (position, score) in entries {
+            let outcome = self
+                .locks
+                .exclusive(position, || async {
+                    let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                    let ns = self.caught_up(&self.read_models, tiles::NAME, head).await?;
+                    let now = Utc::now();
+                    let metadata = self.metadata(None, now);
+                    match self.nearest_machine(&ns, position).await? {
+                        Some(existing) => {
+                            let sync = CvmCommand::Synchronize {
+                                longitude: Some(position.longitude),
+                                latitude: Some(position.latitude),
+                                score,
+                                now,
+                            };
+                            self.cvm_commands
+                                .execute(&existing, sync, &metadata)
+                                .await
+                                .map_err(cvm_error)?;
+                        }
+                        None => {
+                            let id = uuid::Uuid::new_v4().to_string();
+                            let import = CvmCommand::Import {
+                                cvm_id: id.clone(),
+                                position,
+                                score,
+                            };
+                            self.cvm_commands
+                                .execute(&id, import, &metadata)
+                                .await
+                                .map_err(cvm_error)?;
+                        }
+                    }
+                    let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                    self.caught_up(&self.read_models, tiles::NAME, head).await.map(|_| ())
+                })
+                .await;
+            match outcome {
+                Ok(()) => applied += 1,
+                Err(e) => tracing::warn!(status = ?e.body().code, "import entry skipped"),
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The `cvms` document of a live machine.
+    pub async fn machine(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
+            return Ok(None);
+        };
+        self.documents
+            .get_doc(&ns, cvms::CVMS, id)
+            .await
+            .map_err(ApiError::unavailable)
+    }
+
+    /// Every live machine document.
+    pub async fn machines(&self) -> Result<Vec<Value>, ApiError> {
+        let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
+            return Ok(Vec::new());
+        };
+        let docs = self
+            .documents
+            .list_docs(&ns, cvms::CVMS)
+            .await
+            .map_err(ApiError::unavailable)?;
+        Ok(docs.into_iter().map(|(_, d)| d).collect())
+    }
+
+    /// `/cvms/within`, precomputed path (10.3): the stored tiles of the
+    /// viewport. Entries whose machine is gone are skipped (no ghost, no 500: bug 9).
+    pub async fn within_tiles(&self, v: &Viewport, caller: Option<&str>) -> Result<Vec<WithinItem>, ApiError> {
+        if v.zoom.fract() != 0.0 {
+            return Ok(Vec::new()); // no stored tile has a fractional zoom
+        }
+        let Some(ns) = self.active_in(&self.read_models, tiles::NAME).await? else {
+            return Ok(Vec::new());
+        };
+        let mut items = Vec::new();
+        for tile in supercluster::tiles_in_viewport((v.west, v.south), (v.east, v.north), v.zoom as u8) {
+            let key = tiles::tile_key(tile.z, tile.x, tile.y);
+            let Some(doc) = self
+                .read_models
+                .get_doc(&ns, tiles::TILES, &key)
+                .await
+                .map_err(ApiError::unavailable)?
+            else {
+                continue;
+            };
+            for entry in doc["clusters"].as_array().into_iter().flatten() {
+                let (lng, lat) = (
+                    entry["longitude"].as_f64().unwrap_or_default(),
+                    entry["latitude"].as_f64().unwrap_or_default(),
+                );
+                match entry["cvm"].as_str() {
+                    None => items.push(WithinItem::Cluster {
+                        longitude: lng,
+                        latitude: lat,
+                        count: entry["count"].as_u64().unwrap_or(1),
+                    }),
+                    Some(id) => {
+                        if let Some(machine) = self.machine(id).await? {
+                            items.push(WithinItem::Machine(projection(&machine, caller, Some((lng, lat)))));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// `/cvms/within`, dynamic path (filter at zoom ≥ 12): cluster the
+    /// filtered machines inside the box.
+    pub async fn within_filtered(
+        &self,
+        v: &Viewport,
+        caller: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Vec<WithinItem>, ApiError> {
+        let bbox = BBox::new(v.west, v.south, v.east, v.north);
+        let machines: Vec<Value> = self
+            .machines()
+            .await?
+            .into_iter()
+            .filter(|m| {
+                bbox.contains(
+                    m["longitude"].as_f64().unwrap_or(f64::NAN),
+                    m["latitude"].as_f64().unwrap_or(f64::NAN),
+                ) && keep(m)
+            })
+            .collect();
+        let points = machines.iter().enumerate().map(|(i, m)| InputPoint {
+            id: i,
+            lng: m["longitude"].as_f64().unwrap_or_default(),
+            lat: m["latitude"].as_f64().unwrap_or_default(),
+        });
+        let index = Supercluster::load(ClusterOptions::KIPPENSTUMMEL, points);
+        Ok(index
+            .get_clusters(bbox, v.zoom)
+            .into_iter()
+            .map(|item| match item {
+                ClusterOrPoint::Cluster(c) => WithinItem::Cluster {
+                    longitude: c.lng,
+                    latitude: c.lat,
+                    count: u64::from(c.count),
+                },
+                ClusterOrPoint::Point(p) => WithinItem::Machine(projection(&machines[p.id], caller, None)),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,496 @@
+//! HTTP endpoints for machines (`/api/v1/cvms`, `/api/v1/kmc/cvms`).
+
+use super::api::filter_error;
+use super::machines::{filterable, projection, Viewport, WithinItem};
+use super::validation::coordinates::{
+    is_bbox_small_enough, is_lat_long, is_latitude_number, is_longitude_number, parse_lat_long,
+};
+use super::validation::{is_defined, js_number, Paging, Violations};
+use super::Kippenstummel;
+use crate::http::error::{self, ApiError};
+use aggregates::kippenstummel::cvm::ReportType;
+use aggregates::kippenstummel::geo::Position;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use projections::rsql::{FieldSet, Filter};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Tags)]
+enum Tag {
+    /// Cigarette vending machines: map, list, register, vote, report, reposition.
+    Cvm,
+    /// Kippenstummel management console: machines.
+    KmcCvm,
+}
+
+pub struct MachinesApi {
+    pub service: Arc<Kippenstummel>,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// Done (also when a repeated vote or report was ignored).
+    #[oai(status = 201)]
+    Created,
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+#[derive(Clone, Copy)]
+enum Axis {
+    Longitude,
+    Latitude,
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    body.as_object().and_then(|o| o.get(name))
+}
+
+/// A required coordinate: isDefined, then isLongitude/isLatitude, then isNumber.
+fn coordinate(body: &Value, name: &str, axis: Axis, violations: &mut Violations) -> f64 {
+    let value = field(body, name);
+    if !is_defined(value) {
+        violations.add(name, "isDefined", format!("{name} should not be null or undefined"));
+        return f64::NAN;
+    }
+    let (valid_number, constraint, what): (fn(f64) -> bool, _, _) = match axis {
+        Axis::Longitude => (is_longitude_number, "isLongitude", "longitude"),
+        Axis::Latitude => (is_latitude_number, "isLatitude", "latitude"),
+    };
+    let axis_violation = format!("{name} must be a {what} string or number");
+    match value {
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if valid_number(x) => x,
+            _ => {
+                violations.add(name, constraint, axis_violation);
+                f64::NAN
+            }
+        },
+        Some(Value::String(s)) if valid_number(js_number(s)) => {
+            violations.add(
+                name,
+                "isNumber",
+                format!("{name} must be a number conforming to the specified constraints"),
+            );
+            f64::NAN
+        }
+        _ => {
+            violations.add(name, constraint, axis_violation);
+            f64::NAN
+        }
+    }
+}
+
+fn position(body: &Value, lng: &str, lat: &str, violations: &mut Violations) -> Position {
+    let longitude = coordinate(body, lng, Axis::Longitude, violations);
+    let latitude = coordinate(body, lat, Axis::Latitude, violations);
+    Position::new(longitude, latitude)
+}
+
+/// Validates the viewport parameters of `/cvms/within` (spec 4.10).
+fn viewport(bottom_left: Option<&str>, top_right: Option<&str>, zoom: Option<&str>) -> Result<Viewport> {
+    let mut violations = Violations::default();
+    let zoom_number = zoom.map_or(f64::NAN, js_number);
+    let corners = [("bottomLeft", bottom_left), ("topRight", top_right)];
+    let both_valid = corners.iter().all(|(_, c)| c.is_some_and(is_lat_long));
+    let (south, west) = bottom_left
+        .filter(|_| both_valid)
+        .map_or((f64::NAN, f64::NAN), parse_lat_long);
+    let (north, east) = top_right
+        .filter(|_| both_valid)
+        .map_or((f64::NAN, f64::NAN), parse_lat_long);
+    let small_enough = is_bbox_small_enough(south, west, north, east, zoom_number);
+    for (name, value) in corners {
+        match value {
+            None => violations.add(name, "isDefined", format!("{name} should not be null or undefined")),
+            // The size check runs before isLatLong, so it is reported on both corners.
+            Some(_) if both_valid && !small_enough => violations.add(
+                name,
+                "IsBBoxValid",
+                "bounding box size is too big for the zoom level".into(),
+            ),
+            Some(v) if !is_lat_long(v) => {
+                violations.add(name, "isLatLong", format!("{name} must be a latitude,longitude string"))
+            }
+            Some(_) => {}
+        }
+    }
+    if zoom.is_none() {
+        violations.add("zoom", "isDefined", "zoom should not be null or undefined".into());
+    } else if zoom_number.is_nan() || zoom_number > 18.0 {
+        violations.add("zoom", "max", "zoom must not be greater than 18".into());
+    } else if zoom_number < 8.0 {
+        violations.add("zoom", "min", "zoom must not be less than 8".into());
+    }
+    violations.into_result()?;
+    Ok(Viewport {
+        south,
+        west,
+        north,
+        east,
+        zoom: zoom_number,
+    })
+}
+
+fn compile(set: &FieldSet, filter: Option<&str>) -> Result<Option<Filter>> {
+    set.compile_param(filter).map_err(filter_error)
+}
+
+impl MachinesApi {
+    /// Documents as the KMC filter sees them: `registeredBy` is the identity
+    /// (looked up from the erasable reference), not the reference.
+    async fn with_identities(&self, docs: Vec<Value>) -> Result<Vec<Value>> {
+        let references: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d["registeredBy"].as_str().map(str::to_owned))
+            .collect();
+        let idents = self
+            .service
+            .idents
+            .get_by_reference(&references)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let by_reference: HashMap<&str, &str> = idents
+            .iter()
+            .map(|i| (i.reference.as_str(), i.identity.as_str()))
+            .collect();
+        Ok(docs
+            .into_iter()
+            .map(|mut d| {
+                let identity = d["registeredBy"].as_str().and_then(|r| by_reference.get(r).copied());
+                d["registeredBy"] = identity.map_or(Value::Null, |i| json!(i));
+                d
+            })
+            .collect())
+    }
+
+    async fn within(
+        &self,
+        viewport: Viewport,
+        filter: Option<Filter>,
+        caller: Option<&str>,
+        kmc: bool,
+    ) -> Result<Json<Vec<Value>>> {
+        let items = match filter {
+            // Filters only apply from the dynamic-clustering zoom on (10.3).
+            Some(filter) if viewport.zoom >= 12.0 => {
+                let resolved = if kmc {
+                    Some(self.with_identities(self.service.machines().await?).await?)
+                } else {
+                    None
+                };
+                let keep = |doc: &Value| match &resolved {
+                    Some(docs) => docs
+                        .iter()
+                        .find(|d| d["aggregateId"] == doc["aggregateId"])
+                        .is_some_and(|d| filter.matches(&filterable(d))),
+                    None => filter.matches(&filterable(doc)),
+                };
+                self.service.within_filtered(&viewport, caller, keep).await?
+            }
+            _ => self.service.within_tiles(&viewport, caller).await?,
+        };
+        Ok(Json(items.iter().map(WithinItem::to_json).collect()))
+    }
+
+    async fn page(&self, paging: Paging, filter: Option<Filter>, kmc: bool) -> Result<Json<Value>> {
+        let docs = self.service.machines().await?;
+        let docs = if kmc { self.with_identities(docs).await? } else { docs };
+        let matching: Vec<&Value> = docs
+            .iter()
+            .filter(|d| filter.as_ref().is_none_or(|f| f.matches(&filterable(d))))
+            .collect();
+        let content: Vec<Value> = matching
+            .iter()
+            .skip(paging.offset())
+            .take(paging.per_page as usize)
+            .map(|d| projection(d, None, None))
+            .collect();
+        Ok(Json(
+            json!({"content": content, "info": paging.info(matching.len() as u64)}),
+        ))
+    }
+}
+
+fn report_type(value: Option<&Value>, violations: &mut Violations) -> Option<ReportType> {
+    if !is_defined(value) {
+        violations.add("type", "isDefined", "type should not be null or undefined".into());
+        return None;
+    }
+    match value.and_then(Value::as_str) {
+        Some("missing") => Some(ReportType::Missing),
+        Some("spam") => Some(ReportType::Spam),
+        Some("inactive") => Some(ReportType::Inactive),
+        Some("inaccessible") => Some(ReportType::Inaccessible),
+        _ => {
+            violations.add("type", "isEnum", "type must be one of the following values: ".into());
+            None
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl MachinesApi {
+    /// Machines and clusters in a viewport ("lat,lng" corners, zoom 8..18,
+    /// optional RSQL filter honoured from zoom 12).
+    #[oai(path = "/cvms/within", method = "get", tag = "Tag::Cvm")]
+    async fn within_public(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        #[oai(name = "bottomLeft")] bottom_left: Query<Option<String>>,
+        #[oai(name = "topRight")] top_right: Query<Option<String>>,
+        zoom: Query<Option<String>>,
+        filter: Query<Option<String>>,
+    ) -> Result<Json<Vec<Value>>> {
+        let caller = self.service.optional_identity(ident.0.as_deref()).await?;
+        let viewport = viewport(bottom_left.0.as_deref(), top_right.0.as_deref(), zoom.0.as_deref())?;
+        let filter = compile(FieldSet::public_cvm(), filter.0.as_deref())?;
+        self.within(viewport, filter, caller.as_ref().map(|c| c.reference.as_str()), false)
+            .await
+    }
+
+    /// Machines, paged, optionally filtered.
+    #[oai(path = "/cvms", method = "get", tag = "Tag::Cvm")]
+    async fn list_public(
+        &self,
+        page: Query<Option<String>>,
+        #[oai(name = "perPage")] per_page: Query<Option<String>>,
+        filter: Query<Option<String>>,
+    ) -> Result<Json<Value>> {
+        let mut violations = Violations::default();
+        let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
+        violations.into_result()?;
+        let filter = compile(FieldSet::public_cvm(), filter.0.as_deref())?;
+        self.page(paging, filter, false).await
+    }
+
+    /// Register a machine at `{longitude, latitude}`; within 50 m of an
+    /// existing one this upvotes that one instead.
+    #[oai(path = "/cvms", method = "post", tag = "Tag::Cvm")]
+    async fn register(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        let doc = self.service.require_identity(ident.0.as_deref()).await?;
+        let mut violations = Violations::default();
+        let at = position(&body.0, "longitude", "latitude", &mut violations);
+        violations.into_result()?;
+        self.service.register(&doc, at).await?;
+        Ok(Created::Created)
+    }
+
+    /// One machine.
+    #[oai(path = "/cvms/:id", method = "get", tag = "Tag::Cvm")]
+    async fn get_public(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        id: Path<String>,
+    ) -> Result<Json<Value>> {
+        let caller = self.service.optional_identity(ident.0.as_deref()).await?;
+        let machine = self
+            .service
+            .machine(&id.0)
+            .await?
+            .ok_or_else(|| ApiError::new(error::NOT_FOUND))?;
+        Ok(Json(projection(
+            &machine,
+            caller.as_ref().map(|c| c.reference.as_str()),
+            None,
+        )))
+    }
+
+    /// Move a machine by at most 25 m; the editor must be within 50 m of it.
+    #[oai(path = "/cvms/:id", method = "patch", tag = "Tag::Cvm")]
+    async fn reposition(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> Result<()> {
+        let doc = self.service.require_identity(ident.0.as_deref()).await?;
+        let mut violations = Violations::default();
+        let new_position = position(
+            &body.0,
+            "repositionedLongitude",
+            "repositionedLatitude",
+            &mut violations,
+        );
+        let editor = position(&body.0, "editorLongitude", "editorLatitude", &mut violations);
+        violations.into_result()?;
+        self.service.reposition(&doc, &id.0, new_position, editor).await
+    }
+
+    /// Upvote a machine from `{longitude, latitude}` (within 50 m); one vote per week.
+    #[oai(path = "/cvms/:id/upvote", method = "post", tag = "Tag::Cvm")]
+    async fn upvote(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        self.vote(ident, id, body, true).await
+    }
+
+    /// Downvote a machine from `{longitude, latitude}` (within 50 m); one vote per week.
+    #[oai(path = "/cvms/:id/downvote", method = "post", tag = "Tag::Cvm")]
+    async fn downvote(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        self.vote(ident, id, body, false).await
+    }
+
+    /// Report a machine (`type`: missing, spam, inactive, inaccessible); one report per week.
+    #[oai(path = "/cvms/:id/report", method = "post", tag = "Tag::Cvm")]
+    async fn report(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Option<String>>,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        let doc = self.service.require_identity(ident.0.as_deref()).await?;
+        let mut violations = Violations::default();
+        let at = position(&body.0, "longitude", "latitude", &mut violations);
+        let kind = report_type(field(&body.0, "type"), &mut violations);
+        violations.into_result()?;
+        self.service.report(&doc, &id.0, at, kind.expect("validated")).await?;
+        Ok(Created::Created)
+    }
+
+    /// KMC: machines and clusters in a viewport (filter may use registeredBy).
+    #[oai(path = "/kmc/cvms/within", method = "get", tag = "Tag::KmcCvm")]
+    async fn within_kmc(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        #[oai(name = "bottomLeft")] bottom_left: Query<Option<String>>,
+        #[oai(name = "topRight")] top_right: Query<Option<String>>,
+        zoom: Query<Option<String>>,
+        filter: Query<Option<String>>,
+    ) -> Result<Json<Vec<Value>>> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let viewport = viewport(bottom_left.0.as_deref(), top_right.0.as_deref(), zoom.0.as_deref())?;
+        let filter = compile(FieldSet::kmc_cvm(), filter.0.as_deref())?;
+        self.within(viewport, filter, None, true).await
+    }
+
+    /// KMC: machines, paged, optionally filtered.
+    #[oai(path = "/kmc/cvms", method = "get", tag = "Tag::KmcCvm")]
+    async fn list_kmc(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        page: Query<Option<String>>,
+        #[oai(name = "perPage")] per_page: Query<Option<String>>,
+        filter: Query<Option<String>>,
+    ) -> Result<Json<Value>> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let mut violations = Violations::default();
+        let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
+        violations.into_result()?;
+        let filter = compile(FieldSet::kmc_cvm(), filter.0.as_deref())?;
+        self.page(paging, filter, true).await
+    }
+
+    /// KMC: one machine.
+    #[oai(path = "/kmc/cvms/:id", method = "get", tag = "Tag::KmcCvm")]
+    async fn get_kmc(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        id: Path<String>,
+    ) -> Result<Json<Value>> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let machine = self
+            .service
+            .machine(&id.0)
+            .await?
+            .ok_or_else(|| ApiError::new(error::NOT_FOUND))?;
+        Ok(Json(projection(&machine, None, None)))
+    }
+
+    /// KMC: remove a machine (404 when unknown or already removed).
+    #[oai(path = "/kmc/cvms/:id", method = "delete", tag = "Tag::KmcCvm")]
+    async fn delete_kmc(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        id: Path<String>,
+    ) -> Result<()> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        self.service.remove(&id.0).await
+    }
+
+    /// KMC: import `{cvms: [{longitude, latitude, score?}]}`; entries within
+    /// 50 m of a machine update it, others create machines.
+    #[oai(path = "/kmc/cvms/import/manual", method = "post", tag = "Tag::KmcCvm")]
+    async fn import_manual(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let mut violations = Violations::default();
+        let mut entries = Vec::new();
+        match field(&body.0, "cvms") {
+            None | Some(Value::Null) => {
+                violations.add("cvms", "isDefined", "cvms should not be null or undefined".into())
+            }
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let mut own = Violations::default();
+                    let at = position(item, "longitude", "latitude", &mut own);
+                    let score = match field(item, "score") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Number(n)) => match n.as_f64() {
+                            Some(s) if s < -10.0 => {
+                                own.add("score", "min", "score must not be less than -10".into());
+                                None
+                            }
+                            Some(s) if s > 10.0 => {
+                                own.add("score", "max", "score must not be greater than 10".into());
+                                None
+                            }
+                            s => s.map(|s| s as i32),
+                        },
+                        Some(_) => {
+                            own.add(
+                                "score",
+                                "isNumber",
+                                "score must be a number conforming to the specified constraints".into(),
+                            );
+                            None
+                        }
+                    };
+                    for violation in own.take() {
+                        violations.push_prefixed(&format!("cvms.{i}."), violation);
+                    }
+                    entries.push((at, score));
+                }
+            }
+            Some(_) => violations.add("cvms", "isArray", "cvms must be an array".into()),
+        }
+        violations.into_result()?;
+        self.service.import(entries).await?;
+        Ok(Created::Created)
+    }
+}
+
+impl MachinesApi {
+    async fn vote(
+        &self,
+        ident: Header<Option<String>>,
+        id: Path<String>,
+        body: Json<Value>,
+        up: bool,
+    ) -> Result<Created> {
+        let doc = self.service.require_identity(ident.0.as_deref()).await?;
+        let mut violations = Violations::default();
+        let at = position(&body.0, "longitude", "latitude", &mut violations);
+        violations.into_result()?;
+        self.service.vote(&doc, &id.0, up, at).await?;
+        Ok(Created::Created)
+    }
+}
