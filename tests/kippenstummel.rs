@@ -16,22 +16,36 @@ struct Api {
     service: Service,
     redis: RedisServer,
     http: reqwest::Client,
+    mongo: Option<(MongoDb, String)>,
     _dir: tempfile::TempDir,
 }
 
 impl Api {
+    /// The service on the embedded store, with a private Redis.
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The service on a fresh database of the MongoDB test server, with a private Redis.
+    async fn start_on_mongo() -> Self {
+        let mongo = MongoDb::fresh().await;
+        let uri = mongo_uri_for(&mongo);
+        Self::start_with(Some((mongo, uri)))
+    }
+
+    fn start_with(mongo: Option<(MongoDb, String)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let redis = RedisServer::start();
         let uri = redis.uri();
-        let service = Service::start(
-            dir.path(),
-            &[
-                ("REDIS_URI", uri.as_str()),
-                ("IDENT_SECRET", IDENT_SECRET),
-                ("JWT_SECRET", JWT_SECRET),
-            ],
-        );
+        let mut env = vec![
+            ("REDIS_URI", uri.as_str()),
+            ("IDENT_SECRET", IDENT_SECRET),
+            ("JWT_SECRET", JWT_SECRET),
+        ];
+        if let Some((_, mongo_uri)) = &mongo {
+            env.push(("MONGO_URI", mongo_uri.as_str()));
+        }
+        let service = Service::start(dir.path(), &env);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -40,7 +54,77 @@ impl Api {
             service,
             redis,
             http,
+            mongo,
             _dir: dir,
+        }
+    }
+
+    /// Environment for running the CLI against the same stores.
+    fn cli_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("DATA_DIR".to_owned(), self.data_dir().to_str().unwrap().to_owned()),
+            ("REDIS_URI".to_owned(), self.redis.uri()),
+        ];
+        if let Some((_, uri)) = &self.mongo {
+            env.push(("MONGO_URI".to_owned(), uri.clone()));
+        }
+        env
+    }
+
+    fn replay(&self) {
+        let env = self.cli_env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let replay = stummel(&["replay", "--all", "--quiet"], &env).output().unwrap();
+        assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    }
+
+    async fn events(&self) -> stummel::event_store::EventRepository {
+        match &self.mongo {
+            Some((mongo, _)) => mongo_events(mongo).await,
+            None => embedded_events(self.data_dir()),
+        }
+    }
+
+    async fn ident_store(&self) -> Box<dyn stummel::kippenstummel::idents::IdentStore> {
+        match &self.mongo {
+            Some((mongo, _)) => Box::new(
+                stummel::kippenstummel::idents::MongoIdents::new(&mongo.db)
+                    .await
+                    .unwrap(),
+            ),
+            None => Box::new(stummel::kippenstummel::idents::SqliteIdents::open(self.data_dir()).unwrap()),
+        }
+    }
+
+    /// Where `needle` is still stored: files of the data directory, or MongoDB collections.
+    async fn traces_of(&self, needle: &str) -> Vec<String> {
+        match &self.mongo {
+            None => files_containing(self.data_dir(), needle),
+            Some((mongo, _)) => {
+                use futures_util::TryStreamExt;
+                let mut found = Vec::new();
+                for name in mongo.db.list_collection_names().await.unwrap() {
+                    let docs: Vec<mongodb::bson::Document> = mongo
+                        .db
+                        .collection(&name)
+                        .find(mongodb::bson::doc! {})
+                        .await
+                        .unwrap()
+                        .try_collect()
+                        .await
+                        .unwrap();
+                    if docs.iter().any(|d| format!("{d:?}").contains(needle)) {
+                        found.push(name);
+                    }
+                }
+                found
+            }
+        }
+    }
+
+    async fn finish(self) {
+        if let Some((mongo, _)) = &self.mongo {
+            mongo.drop_database().await;
         }
     }
 
@@ -170,6 +254,18 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
 #[tokio::test]
 async fn identity_flow_from_captcha_to_erasure() {
     let api = Api::start();
+    identity_flow_from_captcha_to_erasure_on(&api).await;
+}
+
+#[tokio::test]
+#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+async fn identity_flow_from_captcha_to_erasure_on_mongodb() {
+    let api = Api::start_on_mongo().await;
+    identity_flow_from_captcha_to_erasure_on(&api).await;
+    api.finish().await;
+}
+
+async fn identity_flow_from_captcha_to_erasure_on(api: &Api) {
     let (identity, _secret, token) = api.identity().await;
     let me = api.get("/api/v1/ident/me", &[("x-ident", &token)]).await;
     assert_eq!(me.0, 200, "{}", me.1);
@@ -226,11 +322,10 @@ async fn identity_flow_from_captcha_to_erasure() {
     // Duplicate (username, suffix) → 409: another identity already holds
     // "Taken_Name" with our suffix (written straight into the store).
     let suffix = display.rsplit('#').next().unwrap().to_owned();
-    let store = stummel::kippenstummel::idents::SqliteIdents::open(api.data_dir()).unwrap();
+    let store = api.ident_store().await;
     let now = chrono::Utc::now();
-    stummel::kippenstummel::idents::IdentStore::insert(
-        &store,
-        &stummel::kippenstummel::idents::IdentDoc {
+    store
+        .insert(&stummel::kippenstummel::idents::IdentDoc {
             identity: uuid::Uuid::new_v4().to_string(),
             secret_hash: "x".into(),
             reference: "other-reference".into(),
@@ -240,10 +335,9 @@ async fn identity_flow_from_captcha_to_erasure() {
             last_active_at: now,
             created_at: now,
             updated_at: now,
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .await
+        .unwrap();
     let taken = api
         .patch("/api/v1/ident/me", &me_headers, json!({"username": "Taken_Name"}))
         .await;
@@ -335,25 +429,33 @@ async fn identity_flow_from_captcha_to_erasure() {
     assert_eq!(board["content"][0]["identity"], second_identity.as_str());
 
     // A full replay rebuilds every read model; nothing anywhere names the identity.
-    let data = api.data_dir().to_str().unwrap().to_owned();
-    let replay = stummel(&["replay", "--all", "--quiet"], &[("DATA_DIR", data.as_str())])
-        .output()
-        .unwrap();
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    api.replay();
     let board = api.get("/api/v1/ident/leaderboard", &[]).await.1;
     assert_eq!(board["info"]["totalElements"], 1);
     assert!(!board.to_string().contains(&identity));
     assert!(
-        !files_containing(api.data_dir(), &second_identity).is_empty(),
+        !api.traces_of(&second_identity).await.is_empty(),
         "the scan can find identities"
     );
-    let traces = files_containing(api.data_dir(), &identity);
+    let traces = api.traces_of(&identity).await;
     assert!(traces.is_empty(), "the erased identity is still stored in {traces:?}");
 }
 
 #[tokio::test]
 async fn simultaneous_transfer_redemptions_succeed_exactly_once() {
     let api = Api::start();
+    simultaneous_transfer_redemptions_succeed_exactly_once_on(&api).await;
+}
+
+#[tokio::test]
+#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+async fn simultaneous_transfer_redemptions_succeed_exactly_once_on_mongodb() {
+    let api = Api::start_on_mongo().await;
+    simultaneous_transfer_redemptions_succeed_exactly_once_on(&api).await;
+    api.finish().await;
+}
+
+async fn simultaneous_transfer_redemptions_succeed_exactly_once_on(api: &Api) {
     let (identity, _, token) = api.identity().await;
     for _ in 0..3 {
         let (id, text) = api.captcha("transfer").await;
@@ -848,6 +950,18 @@ async fn machine_views(api: &Api, id: &str, token: &str) -> Vec<Value> {
 #[tokio::test]
 async fn machine_flow_from_registration_to_removal_and_replay() {
     let api = Api::start();
+    machine_flow_from_registration_to_removal_and_replay_on(&api).await;
+}
+
+#[tokio::test]
+#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+async fn machine_flow_from_registration_to_removal_and_replay_on_mongodb() {
+    let api = Api::start_on_mongo().await;
+    machine_flow_from_registration_to_removal_and_replay_on(&api).await;
+    api.finish().await;
+}
+
+async fn machine_flow_from_registration_to_removal_and_replay_on(api: &Api) {
     let (_, _, alice) = api.identity().await;
     let (_, _, bob) = api.identity().await;
     let auth = format!("Bearer {}", admin_token());
@@ -883,7 +997,7 @@ async fn machine_flow_from_registration_to_removal_and_replay() {
     );
 
     // The map: a one-element cluster below zoom 12, the machine itself from 12 on.
-    let (api_ref, bob_ref) = (&api, bob.as_str());
+    let (api_ref, bob_ref) = (api, bob.as_str());
     let within = move |zoom: u8, bl: &str, tr: &str| {
         let path = format!("/api/v1/cvms/within?bottomLeft={bl}&topRight={tr}&zoom={zoom}");
         async move { api_ref.get(&path, &[("x-ident", bob_ref)]).await }
@@ -912,7 +1026,7 @@ async fn machine_flow_from_registration_to_removal_and_replay() {
         201
     );
     eventually(Duration::from_secs(10), || async {
-        (score_of(&api, &id).await == 1).then_some(())
+        (score_of(api, &id).await == 1).then_some(())
     })
     .await;
     // Voting again within 7 days is ignored (201, nothing changes).
@@ -960,20 +1074,16 @@ async fn machine_flow_from_registration_to_removal_and_replay() {
     assert_error(&conflict, 409, "ALTERATION_CONFLICT_ERROR", "Alteration conflict");
     // Both read models (documents and map tiles) show the new position.
     eventually(Duration::from_secs(10), || async {
-        let views = machine_views(&api, &id, &bob).await;
+        let views = machine_views(api, &id, &bob).await;
         let moved = views[0]["body"]["longitude"] == 8.4041 && views[4]["body"][0]["longitude"] == 8.4041;
         moved.then_some(())
     })
     .await;
 
     // Replay: every read endpoint answers the same before and after.
-    let before = machine_views(&api, &id, &bob).await;
-    let data = api.data_dir().to_str().unwrap().to_owned();
-    let replay = stummel(&["replay", "--all", "--quiet"], &[("DATA_DIR", data.as_str())])
-        .output()
-        .unwrap();
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
-    assert_eq!(machine_views(&api, &id, &bob).await, before);
+    let before = machine_views(api, &id, &bob).await;
+    api.replay();
+    assert_eq!(machine_views(api, &id, &bob).await, before);
 
     // KMC removal: gone everywhere, no ghost on the map.
     let admin = [("Authorization", auth.as_str())];
@@ -988,7 +1098,7 @@ async fn machine_flow_from_registration_to_removal_and_replay() {
     assert_error(&again, 404, "NOT_FOUND_ERROR", "Resource not found");
     eventually(Duration::from_secs(10), || async {
         let gone = api.get(&format!("/api/v1/cvms/{id}"), &[]).await.0 == 404;
-        let maps: Vec<Value> = machine_views(&api, &id, &bob).await;
+        let maps: Vec<Value> = machine_views(api, &id, &bob).await;
         let empty = maps[2..].iter().all(|m| m["body"] == json!([]));
         (gone && empty).then_some(())
     })
@@ -998,7 +1108,18 @@ async fn machine_flow_from_registration_to_removal_and_replay() {
 #[tokio::test]
 async fn racing_registrations_within_50_m_create_exactly_one_machine() {
     let api = Api::start();
-    let api = &api;
+    racing_registrations_within_50_m_create_exactly_one_machine_on(&api).await;
+}
+
+#[tokio::test]
+#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+async fn racing_registrations_within_50_m_create_exactly_one_machine_on_mongodb() {
+    let api = Api::start_on_mongo().await;
+    racing_registrations_within_50_m_create_exactly_one_machine_on(&api).await;
+    api.finish().await;
+}
+
+async fn racing_registrations_within_50_m_create_exactly_one_machine_on(api: &Api) {
     let mut tokens = Vec::new();
     for _ in 0..50 {
         tokens.push(api.identity().await.2);
@@ -1022,11 +1143,189 @@ async fn racing_registrations_within_50_m_create_exactly_one_machine() {
     assert_eq!(list["info"]["totalElements"], 1, "{list}");
     // The log agrees: one registration, the others became upvotes (at most 10
     // change the score, which is capped) or were refused.
-    let repo = embedded_events(api.data_dir());
+    let repo = api.events().await;
     let events = repo.read_raw(0, 100_000).await.unwrap();
     let count = |kind: &str| events.iter().filter(|e| e.event.event_type == kind).count();
     assert_eq!(count("cvm-registered"), 1);
     assert!(count("cvm-upvoted") <= 49);
     let accepted = results.iter().filter(|r| r.0 == 201).count();
     assert!(accepted >= 40, "most racing requests succeed as upvotes: {accepted}");
+}
+
+#[tokio::test]
+async fn machine_endpoints_validate_and_the_kmc_imports_and_filters() {
+    let api = Api::start();
+    machine_endpoints_validate_and_the_kmc_imports_and_filters_on(&api).await;
+}
+
+#[tokio::test]
+#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on_mongodb() {
+    let api = Api::start_on_mongo().await;
+    machine_endpoints_validate_and_the_kmc_imports_and_filters_on(&api).await;
+    api.finish().await;
+}
+
+async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on(api: &Api) {
+    let (alice_identity, _, alice) = api.identity().await;
+    let auth = format!("Bearer {}", admin_token());
+    let admin = [("Authorization", auth.as_str())];
+
+    // Validation (2.4, 4.10, 4.12, 4.16): one violation per property, 4xx, nothing written.
+    let missing = api.post("/api/v1/cvms", &[("x-ident", &alice)], json!({})).await;
+    assert_error(&missing, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    assert_eq!(
+        missing.1["details"],
+        json!([
+            {"property": "longitude", "constraint": "isDefined", "message": "longitude should not be null or undefined"},
+            {"property": "latitude", "constraint": "isDefined", "message": "latitude should not be null or undefined"}
+        ])
+    );
+    let wrong = api
+        .post(
+            "/api/v1/cvms",
+            &[("x-ident", &alice)],
+            json!({"longitude": 200, "latitude": "49.1"}),
+        )
+        .await;
+    assert_eq!(wrong.1["details"][0]["constraint"], "isLongitude");
+    assert_eq!(wrong.1["details"][1]["constraint"], "isNumber");
+    let anonymous = api
+        .post("/api/v1/cvms", &[], json!({"longitude": 8.4, "latitude": 49.0}))
+        .await;
+    assert_error(&anonymous, 401, "INVALID_IDENT_TOKEN_ERROR", "Invalid ident token");
+    let bad_type = api
+        .post(
+            "/api/v1/cvms/00000000-0000-4000-8000-000000000000/report",
+            &[("x-ident", &alice)],
+            json!({"longitude": 8.4, "latitude": 49.0, "type": "ugly"}),
+        )
+        .await;
+    assert_eq!(bad_type.1["details"][0]["constraint"], "isEnum");
+    let unknown = api
+        .post(
+            "/api/v1/cvms/not-a-uuid/upvote",
+            &[("x-ident", &alice)],
+            json!({"longitude": 8.4, "latitude": 49.0}),
+        )
+        .await;
+    assert_error(&unknown, 404, "NOT_FOUND_ERROR", "Resource not found");
+    for path in [
+        "/api/v1/cvms/within?topRight=49.1,8.5&zoom=12",
+        "/api/v1/cvms/within?bottomLeft=(48.9,8.3&topRight=49.1,8.5&zoom=12",
+        "/api/v1/cvms/within?bottomLeft=48.9,8.3&topRight=49.1,8.5&zoom=19",
+        "/api/v1/cvms/within?bottomLeft=48.9,8.3&topRight=49.1,8.5",
+    ] {
+        let response = api.get(path, &[]).await;
+        assert_error(&response, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    }
+    let bad_filter = api.get("/api/v1/cvms?filter=score%3D%3D(", &[]).await;
+    assert_error(&bad_filter, 400, "INVALID_FILTER_QUERY_ERROR", "Invalid filter query");
+    let unsupported = api.get("/api/v1/cvms?filter=registeredBy==x", &[]).await;
+    assert_error(
+        &unsupported,
+        400,
+        "UNSUPPORTED_FILTER_FIELD_ERROR",
+        "Unsupported filter field",
+    );
+    assert_eq!(
+        unsupported.1["details"],
+        json!([{"field": "registeredBy", "operator": "=="}])
+    );
+    assert_eq!(
+        api.get("/api/v1/cvms", &[]).await.1["info"]["totalElements"],
+        0,
+        "nothing written"
+    );
+
+    // KMC import: three entries, one within 50 m of another → two machines.
+    assert_error(
+        &api.get("/api/v1/kmc/cvms", &[]).await,
+        401,
+        "UNAUTHENTICATED_ERROR",
+        "Unauthenticated request",
+    );
+    let invalid = api
+        .post(
+            "/api/v1/kmc/cvms/import/manual",
+            &admin,
+            json!({"cvms": [{"longitude": 8.4}, {"longitude": 8.4, "latitude": 49.0, "score": 11}]}),
+        )
+        .await;
+    assert_error(&invalid, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    let properties: Vec<&str> = invalid.1["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["property"].as_str().unwrap())
+        .collect();
+    assert_eq!(properties, ["cvms.0.latitude", "cvms.1.score"]);
+    let import = json!({"cvms": [
+        {"longitude": 13.4050, "latitude": 52.5200, "score": 5},
+        {"longitude": 13.4052, "latitude": 52.5201, "score": 7},
+        {"longitude": 11.5820, "latitude": 48.1351}
+    ]});
+    let imported = api.post("/api/v1/kmc/cvms/import/manual", &admin, import).await;
+    assert_eq!(imported.0, 201, "{}", imported.1);
+    let list = eventually(Duration::from_secs(10), || async {
+        let list = api.get("/api/v1/kmc/cvms?filter=imported==true", &admin).await.1;
+        (list["info"]["totalElements"] == 2).then_some(list)
+    })
+    .await;
+    let scores: Vec<i64> = list["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["score"].as_i64().unwrap())
+        .collect();
+    assert!(
+        scores.contains(&7) && scores.contains(&0),
+        "the second entry synchronised the first: {scores:?}"
+    );
+    let high = api.get("/api/v1/cvms?filter=score%3E%3D7", &[]).await.1;
+    assert_eq!(high["info"]["totalElements"], 1);
+    let listed = api.get("/api/v1/cvms?filter=score=in=(0,7)", &[]).await.1;
+    assert_eq!(listed["info"]["totalElements"], 2, "=in= on numbers works (bug 20)");
+
+    // registeredBy filters by identity on the KMC side.
+    assert_eq!(
+        api.post(
+            "/api/v1/cvms",
+            &[("x-ident", &alice)],
+            json!({"longitude": 9.18, "latitude": 48.78})
+        )
+        .await
+        .0,
+        201
+    );
+    let mine = eventually(Duration::from_secs(10), || async {
+        let mine = api
+            .get(
+                &format!("/api/v1/kmc/cvms?filter=registeredBy=={alice_identity}"),
+                &admin,
+            )
+            .await
+            .1;
+        (mine["info"]["totalElements"] == 1).then_some(mine)
+    })
+    .await;
+    assert_eq!(mine["content"][0]["longitude"], 9.18);
+    let viewport = "bottomLeft=48.7,9.1&topRight=48.9,9.3&zoom=12";
+    let filtered = api
+        .get(
+            &format!("/api/v1/kmc/cvms/within?{viewport}&filter=registeredBy=={alice_identity}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(filtered.1.as_array().map(Vec::len), Some(1), "{}", filtered.1);
+    let public_dynamic = api
+        .get(&format!("/api/v1/cvms/within?{viewport}&filter=imported==false"), &[])
+        .await
+        .1;
+    assert_eq!(public_dynamic.as_array().map(Vec::len), Some(1));
+    let none = api
+        .get(&format!("/api/v1/cvms/within?{viewport}&filter=imported==true"), &[])
+        .await
+        .1;
+    assert_eq!(none, json!([]));
 }

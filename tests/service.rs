@@ -399,22 +399,7 @@ fn docker_compose_describes_the_production_stack() {
 async fn serve_on_mongodb_and_redis_is_ready() {
     let mongo = MongoDb::fresh().await;
     let redis = RedisServer::start();
-    let uri = {
-        // Same server, the fresh database's name as the default database.
-        let base = mongo_uri();
-        let (prefix, query) = base.split_once('?').map_or((base.as_str(), ""), |(p, q)| (p, q));
-        let prefix = prefix.trim_end_matches('/');
-        let prefix = match prefix.matches('/').count() {
-            n if n > 2 => prefix.rsplit_once('/').unwrap().0.to_owned(),
-            _ => prefix.to_owned(),
-        };
-        let query = if query.is_empty() {
-            String::new()
-        } else {
-            format!("?{query}")
-        };
-        format!("{prefix}/{}{query}", mongo.db.name())
-    };
+    let uri = mongo_uri_for(&mongo);
     let dir = tempfile::tempdir().unwrap();
     let service = Service::start(
         dir.path(),

@@ -81,6 +81,25 @@ pub fn mongo_uri() -> String {
     std::env::var(MONGO_ENV).unwrap_or_else(|_| panic!("{MONGO_ENV} must name a MongoDB server to run this test"))
 }
 
+/// The test server's URI with `mongo`'s database as the default database
+/// (what the service's MONGO_URI should be to use that database).
+pub fn mongo_uri_for(mongo: &MongoDb) -> String {
+    let base = mongo_uri();
+    let (prefix, query) = base.split_once('?').map_or((base.as_str(), ""), |(p, q)| (p, q));
+    let prefix = prefix.trim_end_matches('/');
+    // mongodb://user:pw@host:port/db → drop an existing path (the part after the third slash).
+    let prefix = match prefix.match_indices('/').nth(2) {
+        Some((i, _)) => &prefix[..i],
+        None => prefix,
+    };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{prefix}/{}{query}", mongo.db.name())
+}
+
 /// A fresh database on the test server; [`MongoDb::drop_database`] removes it.
 pub struct MongoDb {
     pub client: mongodb::Client,
