@@ -9,6 +9,28 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
+/// How much of an oversized body is still read (and dropped) before the 413,
+/// so that clients still sending it read the answer instead of a reset.
+const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The body, or `None` when it is larger than the limit.
+async fn read_limited(body: poem::Body) -> std::io::Result<Option<Vec<u8>>> {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(body.into_bytes_stream());
+    let mut buffer = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen <= super::BODY_LIMIT_BYTES {
+            buffer.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT_BYTES {
+            break;
+        }
+    }
+    Ok((seen <= super::BODY_LIMIT_BYTES).then_some(buffer))
+}
+
 /// The id of the request being handled (also sent as `X-Request-Id`).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -26,9 +48,9 @@ pub async fn around<E: Endpoint>(ep: Arc<E>, mut req: Request, metrics: Metrics)
     // Bodies are read up to the limit here, whether or not they announce a length.
     let body = req.take_body();
     if !body.is_empty() {
-        match body.into_bytes_limit(super::BODY_LIMIT_BYTES).await {
-            Ok(bytes) => req.set_body(bytes),
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+        match read_limited(body).await {
+            Ok(Some(bytes)) => req.set_body(bytes),
+            Ok(None) => {
                 let mut response = super::error::PAYLOAD_TOO_LARGE.response(&path, None);
                 if let Ok(value) = HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-request-id", value);
