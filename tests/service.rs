@@ -153,6 +153,47 @@ async fn bad_configuration_stops_startup_with_one_line_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn dotenv_files_configure_the_service_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("PORT=not-a-port\nDATA_DIR={}\n", data.display()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env.test"), "PORT=from-env-test\n").unwrap();
+    // .env.<NODE_ENV> is read before .env: its value wins.
+    let output = stummel(&["serve"], &[("NODE_ENV", "test")])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("\"from-env-test\""), "{stderr}");
+    // A real environment variable wins over the files.
+    let output = stummel(&["serve"], &[("NODE_ENV", "development")])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(output.stderr).unwrap().contains("\"not-a-port\""));
+    let mut service = {
+        let mut child = stummel(&["serve"], &[("NODE_ENV", "development"), ("PORT", "0")])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.starts_with("stummel listening on"), "{line}");
+        child
+    };
+    assert!(data.join("events.db").exists(), "DATA_DIR came from .env");
+    let _ = service.kill();
+    let _ = service.wait();
+}
+
+#[tokio::test]
 async fn unreachable_servers_stop_startup_with_one_line_and_write_nothing() {
     let closed = free_port();
     let redis = format!("redis://127.0.0.1:{closed}");
