@@ -39,6 +39,10 @@ pub struct Config {
     pub devmarkt_jwt_secret: String,
     /// Devmarkt QA mode: enables `POST /qa/seedDatabase` (never in production).
     pub devmarkt_qa: bool,
+    /// Nominatim search endpoint base (OSM import).
+    pub nominatim_url: String,
+    /// Overpass interpreter endpoint (OSM import).
+    pub overpass_url: String,
     /// When the weekly machine cleanup runs (cron with seconds, UTC).
     pub cleanup_schedule: cron::Schedule,
     pub ident_expires_in: u64,
@@ -222,6 +226,12 @@ impl Config {
             jwt_secret: secret("JWT_SECRET")?,
             ident_secret: secret("IDENT_SECRET")?,
             devmarkt_jwt_secret: secret("DEVMARKT_JWT_SECRET")?,
+            nominatim_url: src
+                .uri("NOMINATIM_URL", &["http", "https"])?
+                .unwrap_or_else(|| "https://nominatim.openstreetmap.org".into()),
+            overpass_url: src
+                .uri("OVERPASS_URL", &["http", "https"])?
+                .unwrap_or_else(|| "https://overpass-api.de/api/interpreter".into()),
             cleanup_schedule: {
                 let raw = src
                     .get("CVM_CLEANUP_CRON")

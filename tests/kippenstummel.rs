@@ -23,17 +23,17 @@ struct Api {
 impl Api {
     /// The service on the embedded store, with a private Redis.
     fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, &[])
     }
 
     /// The service on a fresh database of the MongoDB test server, with a private Redis.
     async fn start_on_mongo() -> Self {
         let mongo = MongoDb::fresh().await;
         let uri = mongo_uri_for(&mongo);
-        Self::start_with(Some((mongo, uri)))
+        Self::start_with(Some((mongo, uri)), &[])
     }
 
-    fn start_with(mongo: Option<(MongoDb, String)>) -> Self {
+    fn start_with(mongo: Option<(MongoDb, String)>, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let redis = RedisServer::start();
         let uri = redis.uri();
@@ -45,6 +45,7 @@ impl Api {
         if let Some((_, mongo_uri)) = &mongo {
             env.push(("MONGO_URI", mongo_uri.as_str()));
         }
+        env.extend_from_slice(extra);
         let service = Service::start(dir.path(), &env);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -1328,4 +1329,96 @@ async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on(api: &Api
         .await
         .1;
     assert_eq!(none, json!([]));
+}
+
+/// A stand-in for Nominatim and Overpass on a local port, answering like
+/// the public services do for one region.
+async fn fake_osm() -> (String, tokio::task::JoinHandle<()>) {
+    use poem::{get, handler, listener::TcpListener, post, web::Query, Route, Server};
+    #[handler]
+    fn search(Query(params): Query<std::collections::HashMap<String, String>>) -> poem::web::Json<Value> {
+        if params.get("q").map(String::as_str) == Some("Karlsruhe")
+            && params.get("format").map(String::as_str) == Some("json")
+        {
+            poem::web::Json(json!([{"osm_type": "relation", "osm_id": 62518, "display_name": "Karlsruhe"}]))
+        } else {
+            poem::web::Json(json!([]))
+        }
+    }
+    #[handler]
+    fn interpreter(body: String) -> poem::web::Json<Value> {
+        let query = body.replace('+', " ");
+        assert!(query.contains("3600062518"), "area id of the relation: {query}");
+        poem::web::Json(json!({"elements": [
+            {"type": "node", "id": 1, "lat": 49.0069, "lon": 8.4037},
+            {"type": "node", "id": 2, "lat": 49.0140, "lon": 8.4044}
+        ]}))
+    }
+    let port = free_port();
+    let app = Route::new()
+        .at("/search", get(search))
+        .at("/interpreter", post(interpreter));
+    let task = tokio::spawn(async move {
+        let _ = Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
+            .run(app)
+            .await;
+    });
+    (format!("http://127.0.0.1:{port}"), task)
+}
+
+#[tokio::test]
+async fn kmc_imports_from_a_file_and_from_openstreetmap() {
+    let (osm, server) = fake_osm().await;
+    let overpass = format!("{osm}/interpreter");
+    let api = Api::start_with(
+        None,
+        &[("NOMINATIM_URL", osm.as_str()), ("OVERPASS_URL", overpass.as_str())],
+    );
+    let auth = format!("Bearer {}", admin_token());
+    let admin = [("Authorization", auth.as_str())];
+
+    let upload = |content: &str| {
+        let boundary = "stummel-test-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cvms.json\"\r\nContent-Type: application/json\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        api.http
+            .post(api.service.url("/api/v1/kmc/cvms/import/file"))
+            .header("Authorization", auth.clone())
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+    };
+    let ok = upload(
+        r#"[{"longitude": 9.1829, "latitude": 48.7758, "score": 3}, {"longitude": 6.9603, "latitude": 50.9375}]"#,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 201);
+    for bad in [
+        "not json",
+        r#"[{"longitude": 500, "latitude": 1}]"#,
+        &format!("[{}]", "1,".repeat(6000) + "1"),
+    ] {
+        let response = upload(bad).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{bad:.40}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "INVALID_IMPORT_FILE_ERROR");
+        assert_eq!(body["message"], "Invalid import file");
+    }
+    let list = api.get("/api/v1/kmc/cvms", &admin).await.1;
+    assert_eq!(list["info"]["totalElements"], 2, "{list}");
+
+    let missing = api.post("/api/v1/kmc/cvms/import/osm", &admin, json!({})).await;
+    assert_error(&missing, 422, "INVALID_PAYLOAD_ERROR", "Payload validation failed");
+    let accepted = api
+        .post("/api/v1/kmc/cvms/import/osm", &admin, json!({"region": "Karlsruhe"}))
+        .await;
+    assert_eq!(accepted.0, 201, "{}", accepted.1);
+    eventually(Duration::from_secs(20), || async {
+        let list = api.get("/api/v1/kmc/cvms?filter=imported==true", &admin).await.1;
+        (list["info"]["totalElements"] == 4).then_some(())
+    })
+    .await;
+    server.abort();
 }

@@ -423,6 +423,89 @@ impl MachinesApi {
         self.service.remove(&id.0).await
     }
 
+    /// KMC: import a JSON file of `[{longitude, latitude, score?}]` (≤ 10,000 bytes).
+    #[oai(path = "/kmc/cvms/import/file", method = "post", tag = "Tag::KmcCvm")]
+    async fn import_file(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        upload: ImportFile,
+    ) -> Result<Created> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let file = upload
+            .file
+            .ok_or_else(|| import_file_error("no file in field `file`"))?;
+        if file.size() > IMPORT_FILE_LIMIT {
+            return Err(import_file_error("the file is larger than 10000 bytes"));
+        }
+        let bytes = file.into_vec().await.map_err(import_file_error)?;
+        if bytes.len() > IMPORT_FILE_LIMIT {
+            return Err(import_file_error("the file is larger than 10000 bytes"));
+        }
+        let entries: Vec<Value> = serde_json::from_slice(&bytes).map_err(import_file_error)?;
+        let mut violations = Violations::default();
+        let mut parsed = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let mut own = Violations::default();
+            let at = position(entry, "longitude", "latitude", &mut own);
+            let score = match field(entry, "score") {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_f64() {
+                    Some(s) if (-10.0..=10.0).contains(&s) => Some(s as i32),
+                    _ => {
+                        own.add("score", "max", "score must be a number from -10 to 10".into());
+                        None
+                    }
+                },
+            };
+            for violation in own.take() {
+                violations.push_prefixed(&format!("{i}."), violation);
+            }
+            parsed.push((at, score));
+        }
+        if !violations.is_empty() {
+            return Err(ApiError::with_details(
+                error::INVALID_IMPORT_FILE,
+                Some(violations.take()),
+            ));
+        }
+        self.service.import(parsed).await?;
+        Ok(Created::Created)
+    }
+
+    /// KMC: import the machines OpenStreetMap knows in `{region}` (runs in the
+    /// background; the answer comes before the import is done).
+    #[oai(path = "/kmc/cvms/import/osm", method = "post", tag = "Tag::KmcCvm")]
+    async fn import_osm(
+        &self,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        body: Json<Value>,
+    ) -> Result<Created> {
+        self.service.require_admin(authorization.0.as_deref())?;
+        let region = match field(&body.0, "region") {
+            None | Some(Value::Null) => {
+                let mut violations = Violations::default();
+                violations.add("region", "isDefined", "region should not be null or undefined".into());
+                return Err(violations.into_result().unwrap_err());
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let service = self.service.clone();
+        tokio::spawn(async move {
+            match service.osm.machines_in(&region).await {
+                Ok(found) => {
+                    let entries = found.into_iter().map(|p| (p, None)).collect();
+                    match service.import(entries).await {
+                        Ok(n) => tracing::info!(imported = n, %region, "Imported {n} CVMs from OSM"),
+                        Err(e) => tracing::error!(code = %e.body().code, %region, "OSM import failed"),
+                    }
+                }
+                Err(error) => tracing::error!(%error, %region, "OSM import failed"),
+            }
+        });
+        Ok(Created::Created)
+    }
+
     /// KMC: import `{cvms: [{longitude, latitude, score?}]}`; entries within
     /// 50 m of a machine update it, others create machines.
     #[oai(path = "/kmc/cvms/import/manual", method = "post", tag = "Tag::KmcCvm")]
@@ -476,6 +559,20 @@ impl MachinesApi {
         self.service.import(entries).await?;
         Ok(Created::Created)
     }
+}
+
+/// `multipart/form-data` with the import file in field `file`.
+#[derive(poem_openapi::Multipart)]
+pub struct ImportFile {
+    /// A JSON array of `{longitude, latitude, score?}`, at most 10,000 bytes.
+    file: Option<poem_openapi::types::multipart::Upload>,
+}
+
+/// Largest accepted import file (spec 5.1).
+const IMPORT_FILE_LIMIT: usize = 10_000;
+
+fn import_file_error(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::with_details(error::INVALID_IMPORT_FILE, Some(vec![json!(reason.to_string())]))
 }
 
 impl MachinesApi {

@@ -9,6 +9,7 @@ pub mod identities;
 pub mod idents;
 pub mod machines;
 pub mod machines_api;
+pub mod osm;
 pub mod reservation;
 pub mod tokens;
 pub mod validation;
@@ -37,6 +38,7 @@ pub struct Kippenstummel {
     /// Document read models: machines.
     pub documents: Arc<dyn ReadStore>,
     pub locks: reservation::SpatialLocks,
+    pub osm: osm::OsmClient,
     pub ident_tokens: IdentTokens,
     pub admin_tokens: AdminTokens,
     pub captcha_ttl: Duration,
@@ -65,6 +67,7 @@ impl Kippenstummel {
             events: events.clone(),
             documents,
             locks: reservation::SpatialLocks::new(read_models.clone()),
+            osm: osm::OsmClient::new(&config.nominatim_url, &config.overpass_url),
             idents,
             tokens,
             ident_commands: CommandBus::new(
