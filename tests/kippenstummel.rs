@@ -1422,3 +1422,69 @@ async fn kmc_imports_from_a_file_and_from_openstreetmap() {
     .await;
     server.abort();
 }
+
+/// The weekly cleanup removes machines marked for deletion more than 7 days
+/// ago, and only those (the original removed nothing: bug 1).
+#[tokio::test]
+async fn cleanup_removes_machines_marked_more_than_a_week_ago() {
+    use aggregates::kippenstummel::cvm::CvmCommand;
+    use aggregates::kippenstummel::geo::Position;
+    use stummel::config::{Config, Source};
+    use stummel::event_store::CommandMetadata;
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = Source::from_map([("DATA_DIR".to_owned(), dir.path().to_str().unwrap().to_owned())].into());
+    let engine = stummel::engine::Engine::start(Config::from_source(&source).unwrap())
+        .await
+        .unwrap();
+    let service = engine.kippenstummel.clone();
+    let now = chrono::Utc::now();
+    let mark = |id: &'static str, lng: f64, days_ago: i64| {
+        let service = service.clone();
+        async move {
+            let at = now - chrono::Duration::days(days_ago);
+            let meta = CommandMetadata::new("test", None, at);
+            let position = Position::new(lng, 49.0);
+            let import = CvmCommand::Import {
+                cvm_id: id.into(),
+                position,
+                score: Some(-7),
+            };
+            service.cvm_commands.execute(id, import, &meta).await.unwrap();
+            let downvote = CvmCommand::Downvote {
+                voter: "someone".into(),
+                voter_position: position,
+                now: at,
+            };
+            service.cvm_commands.execute(id, downvote, &meta).await.unwrap();
+        }
+    };
+    mark("8a3d3f8e-9f7b-4c1e-9a55-000000000001", 8.40, 10).await;
+    mark("8a3d3f8e-9f7b-4c1e-9a55-000000000002", 8.50, 2).await;
+    engine
+        .projector("cvms")
+        .unwrap()
+        .rebuild(0, &[], &mut |_, _| {})
+        .await
+        .unwrap();
+    let marked = service.machines().await.unwrap();
+    assert_eq!(marked.len(), 2);
+    assert!(marked.iter().all(|m| m["markedForDeletion"] == true), "{marked:?}");
+
+    assert_eq!(service.cleanup(now).await.unwrap(), 1);
+    engine
+        .projector("cvms")
+        .unwrap()
+        .rebuild(0, &[], &mut |_, _| {})
+        .await
+        .unwrap();
+    let left: Vec<String> = service
+        .machines()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m["aggregateId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, ["8a3d3f8e-9f7b-4c1e-9a55-000000000002"]);
+    assert_eq!(service.cleanup(now).await.unwrap(), 0, "nothing else is due");
+}
