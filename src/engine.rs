@@ -169,6 +169,7 @@ impl Engine {
             poll_interval: config.projection_poll,
             lease_ttl: config.projection_lease_ttl,
             retry_backoff: std::time::Duration::from_secs(1),
+            retire_delay: std::time::Duration::from_secs(1),
             owner: config.instance_id.clone(),
         };
         let projectors = registered_projections()

@@ -2,16 +2,23 @@
 
 use crate::{Change, Namespace, ReadStore, StoreError};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 
 /// Pending writes of one batch. Reads consult the pending writes first, then
 /// the store, so later events of a batch see earlier ones. Only the last write
 /// per key is committed.
+///
+/// It also carries a typed scratch area ([`ChangeSet::scratch`]) for state a
+/// projection keeps across the events of one batch (e.g. what to recompute in
+/// [`Projection::finish_batch`](crate::Projection::finish_batch)); scratch
+/// state is dropped with the change set and never committed.
 pub struct ChangeSet<'a> {
     store: &'a dyn ReadStore,
     ns: &'a Namespace,
     docs: BTreeMap<(String, String), Option<Value>>,
     scores: BTreeMap<(String, String), Option<f64>>,
+    scratch: HashMap<TypeId, Box<dyn Any + Send + Sync>>,
 }
 
 impl<'a> ChangeSet<'a> {
@@ -21,7 +28,20 @@ impl<'a> ChangeSet<'a> {
             ns,
             docs: BTreeMap::new(),
             scores: BTreeMap::new(),
+            scratch: HashMap::new(),
         }
+    }
+
+    /// This batch's scratch value of type `T` (created with `T::default()` on
+    /// first use): per-batch working state, one value per type, never
+    /// committed and not counted by [`ChangeSet::is_empty`]. Use a type private
+    /// to the projection so no one else shares it.
+    pub fn scratch<T: Default + Send + Sync + 'static>(&mut self) -> &mut T {
+        self.scratch
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("scratch values are keyed by their type")
     }
 
     pub async fn get(&self, collection: &str, key: &str) -> Result<Option<Value>, StoreError> {
@@ -61,6 +81,7 @@ impl<'a> ChangeSet<'a> {
         self.scores.insert((set.to_owned(), member.to_owned()), None);
     }
 
+    /// No pending writes (scratch state does not count).
     pub fn is_empty(&self) -> bool {
         self.docs.is_empty() && self.scores.is_empty()
     }

@@ -35,4 +35,17 @@ pub trait Projection: Send + Sync {
     /// Fold one event into the change set. Reads through `changes` see the
     /// effects of earlier events of the same batch.
     async fn apply(&self, event: &RecordedEvent, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError>;
+    /// Called once per batch, after `apply` for its last event and before the
+    /// commit: the place for work that `apply` only marks as due (e.g. in
+    /// [`ChangeSet::scratch`]) so it is done once per batch instead of once per
+    /// event. The batch's changes, including these, are committed atomically
+    /// together with its checkpoint, so deferring work to here keeps the
+    /// exactly-once semantics: either the whole batch with its finishing work
+    /// is committed, or none of it is and the batch is applied again. What it
+    /// writes must depend only on the state after the batch (not on where the
+    /// batch boundaries fell), so a replay with any batch size gives the same
+    /// model. The default does nothing.
+    async fn finish_batch(&self, _changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
+        Ok(())
+    }
 }

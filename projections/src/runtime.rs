@@ -20,6 +20,10 @@ pub struct ProjectorConfig {
     pub lease_ttl: Duration,
     /// Pause after a failed batch before the next try.
     pub retry_backoff: Duration,
+    /// After a rebuild swaps generations, the old one is dropped only after
+    /// this pause, so queries that resolved it just before the swap still
+    /// read a complete model.
+    pub retire_delay: Duration,
     /// Who holds the lease (instance id).
     pub owner: String,
 }
@@ -31,6 +35,7 @@ impl Default for ProjectorConfig {
             poll_interval: Duration::from_millis(500),
             lease_ttl: Duration::from_secs(15),
             retry_backoff: Duration::from_secs(1),
+            retire_delay: Duration::from_secs(1),
             owner: format!("pid-{}", std::process::id()),
         }
     }
@@ -265,6 +270,8 @@ impl Projector {
         for event in events {
             self.projection.apply(event, &mut changes).await?;
         }
+        // Deferred per-batch work; committed with the batch and its checkpoint below.
+        self.projection.finish_batch(&mut changes).await?;
         let new = events.last().map_or(checkpoint, |e| e.position);
         self.store.commit(ns, checkpoint, new, &changes.into_changes()).await?;
         Ok(new)
@@ -340,6 +347,7 @@ impl Projector {
             )
             .await?;
         if let Some(previous) = previous.filter(|p| p.generation != generation) {
+            tokio::time::sleep(self.config.retire_delay).await;
             self.store
                 .drop_generation(&Namespace::new(self.name(), previous.generation))
                 .await?;
@@ -380,5 +388,93 @@ impl Projector {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{EventLog, MemoryStore};
+    use async_trait::async_trait;
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    struct Log(Vec<RecordedEvent>);
+
+    #[async_trait]
+    impl EventSource for Log {
+        async fn read_after(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, SourceError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|e| e.position > after)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        async fn head(&self) -> Result<u64, SourceError> {
+            Ok(self.0.last().map_or(0, |e| e.position))
+        }
+    }
+
+    /// Counts a batch's events in the scratch area and writes the count once per batch.
+    struct BatchSizes;
+
+    #[derive(Default)]
+    struct Seen(Vec<u64>);
+
+    #[async_trait]
+    impl Projection for BatchSizes {
+        fn name(&self) -> &'static str {
+            "batch-sizes"
+        }
+
+        fn version(&self) -> u32 {
+            1
+        }
+
+        async fn apply(&self, event: &RecordedEvent, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
+            changes.scratch::<Seen>().0.push(event.position);
+            Ok(())
+        }
+
+        async fn finish_batch(&self, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
+            let seen = std::mem::take(&mut changes.scratch::<Seen>().0);
+            let last = seen.last().copied().unwrap_or_default();
+            changes.put("batches", &format!("{last:03}"), json!(seen));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn finish_batch_runs_once_per_batch_after_its_last_event_and_is_committed_with_it() {
+        let mut log = EventLog::starting(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        for i in 0..7 {
+            log.push("probe", &format!("p{i}"), "Recorded", json!({}));
+        }
+        let store = Arc::new(MemoryStore::default());
+        let projector = Projector::new(
+            Arc::new(BatchSizes),
+            store.clone(),
+            Arc::new(Log(log.events().to_vec())),
+            ProjectorConfig {
+                batch_size: 3,
+                ..ProjectorConfig::default()
+            },
+        );
+        let report = projector.rebuild(0, &[], &mut |_, _| {}).await.unwrap();
+        assert_eq!(report.checkpoint, 7);
+        let ns = Namespace::new("batch-sizes", report.generation);
+        let batches = store.dump(&ns).remove("batches").unwrap();
+        let batches: Vec<_> = batches.into_iter().collect();
+        assert_eq!(
+            batches,
+            vec![
+                ("003".to_owned(), json!([1, 2, 3])),
+                ("006".to_owned(), json!([4, 5, 6])),
+                ("007".to_owned(), json!([7])),
+            ]
+        );
     }
 }

@@ -235,7 +235,8 @@ fn apply_change(model: &mut Model, change: &Change) {
 }
 
 /// Folds `events` into `store` under `ns`, `batch` events per change set and
-/// commit (the runtime's batching, which must not change the outcome).
+/// commit (the runtime's batching, which must not change the outcome), calling
+/// `finish_batch` after each batch's last event as the runtime does.
 pub async fn run(
     projection: &dyn Projection,
     store: &MemoryStore,
@@ -249,6 +250,7 @@ pub async fn run(
         for event in chunk {
             projection.apply(event, &mut changes).await?;
         }
+        projection.finish_batch(&mut changes).await?;
         let new = chunk.last().map_or(expected, |e| e.position);
         store.commit(ns, expected, new, &changes.into_changes()).await?;
     }

@@ -13,6 +13,7 @@ use super::views::ApplicationView;
 use super::Devmarkt;
 use crate::event_store::{meta, EventRepository};
 use aggregates::devmarkt::application::{ApplicationEvent, ApplicationId, ApplicationStatus};
+use aggregates::devmarkt::user::{UserEvent, UserId};
 use projections::devmarkt::keys;
 use projections::{EventSource, RecordedEvent};
 use std::time::Duration;
@@ -34,6 +35,11 @@ pub enum FeedEvent {
     },
     Deleted {
         id: ApplicationId,
+    },
+    /// A user's role changed or the user was deleted: its subscriptions end
+    /// (spec 10.3), so it subscribes again under its new role.
+    UserChanged {
+        user: UserId,
     },
 }
 
@@ -84,6 +90,9 @@ async fn tail(events: EventRepository, mut after: u64, sender: broadcast::Sender
 }
 
 fn decode(event: &RecordedEvent) -> Option<FeedEvent> {
+    if event.aggregate_type == "devmarkt-user" {
+        return user_change(event);
+    }
     if event.aggregate_type != "devmarkt-application" {
         return None;
     }
@@ -110,5 +119,15 @@ fn decode(event: &RecordedEvent) -> Option<FeedEvent> {
         }
         ApplicationEvent::Deleted(_) => Some(FeedEvent::Deleted { id }),
         ApplicationEvent::AnswersUpdated(_) => None,
+    }
+}
+
+fn user_change(event: &RecordedEvent) -> Option<FeedEvent> {
+    let (_, natural) = keys::split(&event.aggregate_id)?;
+    match serde_json::from_value::<UserEvent>(event.payload.clone()).ok()? {
+        UserEvent::RoleUpdated(_) | UserEvent::Deleted(_) => Some(FeedEvent::UserChanged {
+            user: UserId::parse_aggregate_id(natural)?,
+        }),
+        _ => None,
     }
 }

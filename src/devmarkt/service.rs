@@ -4,10 +4,10 @@
 //!
 //! Read-your-writes: a mutation waits until the `devmarkt` read model has
 //! applied everything this process appended (`settle`), then answers from
-//! the read model, so the returned object (its user's applications, the
-//! current application) is the stored one. The wait is ~1 ms in-process and
-//! bounded; a read model that does not catch up in time is logged and the
-//! answer may then lag.
+//! the read model (templates: from the aggregate's state), so the returned
+//! object (its user's applications, the current application) is the stored
+//! one. The wait is ~1 ms in-process and bounded (5 s); a read model that
+//! does not catch up in time is logged and the answer may then lag.
 
 use super::auth::{Caller, Credentials};
 use super::epoch::EPOCH_ID;
@@ -15,6 +15,7 @@ use super::views::{ApplicationView, Reader, TemplateView, UserView};
 use super::Devmarkt;
 use crate::event_store::{CommandError, CommandMetadata};
 use crate::http::error::current_request_id;
+use aggregates::devmarkt::application::validation::creation_errors;
 use aggregates::devmarkt::application::{
     Answer, Application, ApplicationCommand, ApplicationError, ApplicationId, ApplicationStatus, Decision,
 };
@@ -531,6 +532,14 @@ impl Devmarkt {
         Ok(id)
     }
 
+    /// The lock creations of `owner` take turns on (striped: a fixed set of
+    /// locks, so the set never grows).
+    fn creation_turn(&self, owner: &UserId) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(owner);
+        &self.creation_turns[(hash % self.creation_turns.len() as u64) as usize]
+    }
+
     /// Ends a reservation; `used` when the id now exists.
     fn settle_application_id(&self, epoch: u64, id: ApplicationId, used: bool) {
         let mut sequence = self.sequence.lock().expect("sequence lock");
@@ -555,6 +564,11 @@ impl Devmarkt {
     /// (`HAS_UNPROCESSED_APPLICATION`, which serializes racing creations on
     /// the user aggregate), then the template (`TEMPLATE_NOT_FOUND`), then
     /// the answers; every refusal after the claim gives the slot back.
+    ///
+    /// The same checks run once up front on the loaded state, and creations
+    /// of one user take turns in this process: the aggregates decide, but a
+    /// refusal found early reserves no id, so refused creations leave no
+    /// gaps in the observable id sequence.
     pub async fn create_application(
         &self,
         epoch: u64,
@@ -562,9 +576,21 @@ impl Devmarkt {
         template_name: &str,
         answers: Vec<Answer>,
     ) -> Outcome<ApplicationView> {
+        let _turn = self.creation_turn(owner).lock().await;
+        if self.load_user(epoch, owner).await?.current_application.is_some() {
+            return Ok(Err(FailureError::HasUnprocessedApplication.into()));
+        }
+        let Some(template) = self.load_template(epoch, template_name).await?.snapshot() else {
+            return Ok(Err(FailureError::TemplateNotFound.into()));
+        };
+        if let Some(failure) = Failure::of(creation_errors(&template, &answers)) {
+            return Ok(Err(failure));
+        }
         for _ in 0..50 {
             let id = self.reserve_application_id(epoch).await?;
-            let attempt = self.try_create_application(epoch, id, owner, template_name, &answers).await;
+            let attempt = self
+                .try_create_application(epoch, id, owner, template_name, &answers)
+                .await;
             let used = matches!(attempt, Ok(Attempt::Created) | Ok(Attempt::Taken));
             self.settle_application_id(epoch, id, used);
             match attempt? {

@@ -6,6 +6,10 @@ use projections::ProjectionState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A store that does not answer within this time counts as down: readiness
+/// probes must answer quickly even while a server is unreachable.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct HealthApi {
     engine: Arc<Engine>,
 }
@@ -87,15 +91,17 @@ impl HealthApi {
     async fn ready(&self) -> ReadyResponse {
         let engine = &self.engine;
         let mut details = BTreeMap::new();
-        let event_store = match engine.events.ping().await {
-            Ok(()) => Indicator::up(),
-            Err(e) => Indicator::down(e),
+        let event_store = match tokio::time::timeout(CHECK_TIMEOUT, engine.events.ping()).await {
+            Ok(Ok(())) => Indicator::up(),
+            Ok(Err(e)) => Indicator::down(e),
+            Err(_) => Indicator::down(format!("no answer within {CHECK_TIMEOUT:?}")),
         };
         details.insert(format!("eventStore:{}", engine.events.backend_name()), event_store);
         for store in engine.read_stores() {
-            let indicator = match store.ping().await {
-                Ok(()) => Indicator::up(),
-                Err(e) => Indicator::down(e),
+            let indicator = match tokio::time::timeout(CHECK_TIMEOUT, store.ping()).await {
+                Ok(Ok(())) => Indicator::up(),
+                Ok(Err(e)) => Indicator::down(e),
+                Err(_) => Indicator::down(format!("no answer within {CHECK_TIMEOUT:?}")),
             };
             details.insert(format!("readModels:{}", store.kind()), indicator);
         }

@@ -59,6 +59,7 @@ fn config(owner: &str) -> ProjectorConfig {
         poll_interval: Duration::from_secs(3600), // only in-process wake-ups move it
         lease_ttl: Duration::from_millis(600),
         retry_backoff: Duration::from_millis(50),
+        retire_delay: Duration::from_millis(200),
         owner: owner.into(),
     }
 }

@@ -7,6 +7,7 @@
 //! from the `Authorization` header, or on a WebSocket from the
 //! `connection_init` payload's `Authorization`, else the upgrade request's.
 
+mod directives;
 mod gate;
 mod mutation;
 mod query;
@@ -18,11 +19,13 @@ use super::auth::Auth;
 use super::Devmarkt;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
 use async_graphql::futures_util::stream::BoxStream;
+use async_graphql::http::WebSocketProtocols;
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, Response, Schema, ServerError, Value};
 use async_graphql_poem::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
+use poem::web::websocket::Message;
 use poem::web::websocket::WebSocket;
 use poem::web::Html;
 use poem::{get, handler, EndpointExt, IntoResponse, Route};
@@ -123,26 +126,73 @@ async fn graphql_ws(
 ) -> impl IntoResponse {
     let header = req.header("authorization").map(str::to_owned);
     let (schema, devmarkt) = (schema.0.clone(), devmarkt.0.clone());
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        GraphQLWebSocket::new(stream, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let from_payload = payload.get("Authorization").and_then(|v| v.as_str()).map(str::to_owned);
-                let header = from_payload.or(header);
-                let epoch = devmarkt
-                    .prepare()
-                    .await
-                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                let caller = devmarkt
-                    .resolve(epoch, header.as_deref())
-                    .await
-                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                let mut data = Data::default();
-                data.insert(Auth(caller));
-                data.insert(Epoch(epoch));
-                Ok(data)
-            })
-            .serve()
-    })
+    websocket
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let (sink, stream) = socket.split();
+            let (outgoing, forwarded) = tokio::sync::mpsc::channel::<Message>(64);
+            let legacy = protocol.0 == WebSocketProtocols::SubscriptionsTransportWS;
+            let forwarder = tokio::spawn(forward(forwarded, sink, legacy));
+            let to_forwarder = futures_util::sink::unfold(outgoing, |outgoing, message: Message| async move {
+                outgoing.send(message).await.map_err(|_| "socket closed")?;
+                Ok::<_, &'static str>(outgoing)
+            });
+            GraphQLWebSocket::new_with_pair(Box::pin(to_forwarder), stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let from_payload = payload.get("Authorization").and_then(|v| v.as_str()).map(str::to_owned);
+                    let header = from_payload.or(header);
+                    let epoch = devmarkt
+                        .prepare()
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    let caller = devmarkt
+                        .resolve(epoch, header.as_deref())
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    let mut data = Data::default();
+                    data.insert(Auth(caller));
+                    data.insert(Epoch(epoch));
+                    Ok(data)
+                })
+                .serve()
+                .await;
+            let _ = forwarder.await;
+        })
+}
+
+/// How often the legacy protocol's keep-alive goes out (spec 10.2).
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Writes the server's messages to the socket. For subscriptions-transport-ws
+/// it adds `{"type":"ka"}` right after `connection_ack` and every 15 s, as
+/// the reference did (async-graphql does not send it).
+async fn forward<S>(mut messages: tokio::sync::mpsc::Receiver<Message>, mut sink: S, legacy: bool)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let keep_alive = || Message::Text(r#"{"type":"ka"}"#.to_owned());
+    let mut acknowledged = false;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    loop {
+        let message = tokio::select! {
+            message = messages.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            _ = ticker.tick(), if acknowledged => keep_alive(),
+        };
+        let ack = legacy && !acknowledged && matches!(&message, Message::Text(t) if t.contains("connection_ack"));
+        if sink.send(message).await.is_err() {
+            break;
+        }
+        if ack {
+            acknowledged = true;
+            if sink.send(keep_alive()).await.is_err() {
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
 }
 
 /// Gives UNAUTHORIZED and FORBIDDEN errors the exact shape of spec 8.6: no

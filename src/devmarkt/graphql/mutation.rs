@@ -1,6 +1,7 @@
 //! `Mutation` (spec 5, 9.6–9.16). Constraints first, then the gates, then
 //! the service; domain refusals come back as `Failure` data.
 
+use super::directives;
 use super::gate::{authenticated, require, Constraints, Step};
 use super::scalars::{ApplicationIdScalar, TemplateName};
 use super::types::{
@@ -59,10 +60,16 @@ async fn own_application(ctx: &Context<'_>, id: ApplicationIdScalar) -> Result<b
 #[Object(name = "Mutation")]
 impl Mutation {
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn create_template(
         &self,
         ctx: &Context<'_>,
         name: TemplateName,
+        #[graphql(directive = directives::container_size::apply(
+            1,
+            25,
+            "graphql.validation.ContainerSize.message".to_owned()
+        ))]
         questions: Vec<QuestionInput>,
     ) -> Result<Option<TemplateResponse>> {
         nullable(
@@ -85,6 +92,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn delete_template(&self, ctx: &Context<'_>, name: TemplateName) -> Result<Option<bool>> {
         nullable(
             ctx,
@@ -102,6 +110,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn update_template(
         &self,
         ctx: &Context<'_>,
@@ -142,6 +151,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn create_user(&self, ctx: &Context<'_>, user_id: UserIdInput, role: Role) -> Result<Option<UserResponse>> {
         nullable(
             ctx,
@@ -163,6 +173,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn delete_user(&self, ctx: &Context<'_>, user_id: UserIdInput) -> Result<Option<bool>> {
         nullable(
             ctx,
@@ -184,6 +195,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn update_user_role(
         &self,
         ctx: &Context<'_>,
@@ -210,6 +222,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "user")`
+    #[graphql(directive = directives::auth::apply(directives::user()))]
     async fn create_application(
         &self,
         ctx: &Context<'_>,
@@ -237,6 +250,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "user") @AuthOwnApplication(idField: "id")`
+    #[graphql(directive = directives::auth::apply(directives::user()), directive = directives::auth_own_application::apply("id".to_owned()))]
     async fn delete_application(&self, ctx: &Context<'_>, id: ApplicationIdScalar) -> Result<Option<bool>> {
         nullable(
             ctx,
@@ -256,6 +270,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "user") @AuthOwnApplication(idField: "id")`
+    #[graphql(directive = directives::auth::apply(directives::user()), directive = directives::auth_own_application::apply("id".to_owned()))]
     async fn update_application(
         &self,
         ctx: &Context<'_>,
@@ -285,6 +300,7 @@ impl Mutation {
     }
 
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn process_application(
         &self,
         ctx: &Context<'_>,

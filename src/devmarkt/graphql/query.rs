@@ -1,5 +1,6 @@
 //! `Query` (spec 5, 9.1–9.5).
 
+use super::directives;
 use super::gate::{authenticated, require, Constraints, Step};
 use super::scalars::{ApplicationIdScalar, TemplateName};
 use super::types::{
@@ -20,6 +21,7 @@ fn not_found() -> FailureObject {
 #[Object(name = "Query")]
 impl Query {
     /// Enabled templates sorted by name. `@Auth(role: "user")`
+    #[graphql(directive = directives::auth::apply(directives::user()))]
     async fn templates(&self, ctx: &Context<'_>) -> Result<Option<Vec<TemplateObject>>> {
         nullable(
             ctx,
@@ -33,6 +35,7 @@ impl Query {
     }
 
     /// The enabled template of that name. `@Auth(role: "user")`
+    #[graphql(directive = directives::auth::apply(directives::user()))]
     async fn template(&self, ctx: &Context<'_>, name: TemplateName) -> Result<Option<TemplateResponse>> {
         nullable(
             ctx,
@@ -53,6 +56,7 @@ impl Query {
     }
 
     /// `ADMIN`, `USER`, `NONE`. `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn roles(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
         nullable(
             ctx,
@@ -65,6 +69,7 @@ impl Query {
     }
 
     /// A user by id. `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn user(&self, ctx: &Context<'_>, id: UserIdInput) -> Result<Option<UserResponse>> {
         nullable(
             ctx,
@@ -91,6 +96,7 @@ impl Query {
     }
 
     /// An application by id. `@Auth(role: "user") @AuthOwnApplication(idField: "id")`
+    #[graphql(directive = directives::auth::apply(directives::user()), directive = directives::auth_own_application::apply("id".to_owned()))]
     async fn application(&self, ctx: &Context<'_>, id: ApplicationIdScalar) -> Result<Option<ApplicationResponse>> {
         nullable(
             ctx,

@@ -1,6 +1,7 @@
 //! `Subscription` (spec 5, 10): streams over the event-log feed. The role
 //! gate runs when the subscription starts.
 
+use super::directives;
 use super::gate::require;
 use super::scalars::ApplicationIdScalar;
 use super::types::{ApplicationObject, ApplicationProcessEvent};
@@ -26,14 +27,22 @@ fn events(receiver: broadcast::Receiver<FeedEvent>) -> impl Stream<Item = FeedEv
     })
 }
 
+/// The feed for a caller holding `role`; it ends when the caller's role
+/// changes or the caller is deleted (spec 10.3: the client gets `complete`
+/// and subscribes again under its new role).
 async fn feed(ctx: &Context<'_>, role: Role) -> Result<impl Stream<Item = FeedEvent>> {
-    require(ctx, "Subscription", role)?;
-    Ok(events(devmarkt(ctx)?.feed().await.map_err(internal)?))
+    let caller = require(ctx, "Subscription", role)?.id.clone();
+    let events = events(devmarkt(ctx)?.feed().await.map_err(internal)?);
+    Ok(events.take_while(move |event| {
+        let changed = matches!(event, FeedEvent::UserChanged { user } if *user == caller);
+        std::future::ready(!changed)
+    }))
 }
 
 #[SubscriptionRoot(name = "Subscription")]
 impl Subscription {
     /// `@Auth(role: "admin")`
+    #[graphql(directive = directives::auth::apply(directives::admin()))]
     async fn application_created(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ApplicationObject>> {
         Ok(feed(ctx, Role::Admin).await?.filter_map(|event| async move {
             match event {
@@ -44,6 +53,7 @@ impl Subscription {
     }
 
     /// `@Auth(role: "user")`
+    #[graphql(directive = directives::auth::apply(directives::user()))]
     async fn application_deleted(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ApplicationIdScalar>> {
         Ok(feed(ctx, Role::User).await?.filter_map(|event| async move {
             match event {
@@ -54,6 +64,7 @@ impl Subscription {
     }
 
     /// `@Auth(role: "user")`
+    #[graphql(directive = directives::auth::apply(directives::user()))]
     async fn application_processed(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = ApplicationProcessEvent>> {
         Ok(feed(ctx, Role::User).await?.filter_map(|event| async move {
             match event {

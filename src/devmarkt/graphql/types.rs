@@ -2,7 +2,11 @@
 //! views, the `Failure` model and its unions, enums and inputs.
 
 use super::scalars::{ApplicationIdScalar, DateTime, Long, NonNegativeInt, PositiveInt, TemplateName};
-use super::{devmarkt, internal};
+use super::{devmarkt, directives, internal};
+
+const NOT_BLANK: &str = "graphql.validation.NotBlank.message";
+const SIZE: &str = "graphql.validation.Size.message";
+const RANGE: &str = "graphql.validation.Range.message";
 use crate::devmarkt::views::{ApplicationView, TemplateView, UserView};
 use aggregates::devmarkt::application::{self as app, Answer};
 use aggregates::devmarkt::template::{Failure, FailureData, Question, UpdateAction as DomainUpdateAction};
@@ -93,10 +97,14 @@ impl From<UpdateAction> for DomainUpdateAction {
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "QuestionInput")]
 pub struct QuestionInput {
+    #[graphql(
+        directive = directives::not_blank::apply(NOT_BLANK.to_owned()),
+        directive = directives::size::apply(1, 256, SIZE.to_owned())
+    )]
     pub question: String,
     pub number: NonNegativeInt,
     pub multiline: bool,
-    #[graphql(default = 1)]
+    #[graphql(default = 1, directive = directives::range::apply(1, 1024, RANGE.to_owned()))]
     pub min_answer_length: i32,
     pub update_action: Option<UpdateAction>,
 }
@@ -124,6 +132,10 @@ pub struct TemplateInput {
 #[graphql(name = "AnswerInput")]
 pub struct AnswerInput {
     pub number: NonNegativeInt,
+    #[graphql(
+        directive = directives::not_blank::apply(NOT_BLANK.to_owned()),
+        directive = directives::size::apply(1, 1024, SIZE.to_owned())
+    )]
     pub answer: String,
 }
 
@@ -136,7 +148,7 @@ impl AnswerInput {
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "UserIdInput")]
 pub struct UserIdInput {
-    #[graphql(name = "type")]
+    #[graphql(name = "type", directive = directives::not_blank::apply(NOT_BLANK.to_owned()))]
     pub id_type: String,
     pub number: Option<Long>,
 }

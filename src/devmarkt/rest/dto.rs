@@ -131,6 +131,7 @@ impl QuestionDto {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct TemplateDto {
     pub name: String,
     /// Sorted by number.
@@ -149,6 +150,7 @@ impl From<&TemplateView> for TemplateDto {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateTemplate {
     pub name: String,
     /// 1 to 25 questions.
@@ -156,6 +158,7 @@ pub struct CreateTemplate {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateTemplate {
     /// A new name; none keeps the old one.
     pub name: Option<String>,
@@ -163,6 +166,7 @@ pub struct UpdateTemplate {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct AnswerDto {
     pub number: u32,
     pub answer: String,
@@ -175,6 +179,7 @@ impl AnswerDto {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct AnsweredQuestion {
     pub number: u32,
     pub answer: String,
@@ -182,6 +187,7 @@ pub struct AnsweredQuestion {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct UserIdDto {
     #[oai(rename = "type")]
     pub id_type: String,
@@ -239,17 +245,20 @@ impl From<&ApplicationView> for ApplicationDto {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateApplication {
     pub template_name: String,
     pub answers: Vec<AnswerDto>,
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateApplication {
     pub answers: Vec<AnswerDto>,
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct ProcessApplication {
     /// `ACCEPTED` or `REJECTED` (`UNPROCESSED` changes nothing).
     pub status: StatusDto,
@@ -281,18 +290,21 @@ impl UserDto {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct CreateUser {
     pub user_id: UserIdDto,
     pub role: RoleDto,
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct UpdateUserRole {
     pub role: RoleDto,
 }
 
 /// Whether a command changed anything.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct Done {
     pub done: bool,
 }
