@@ -23,7 +23,7 @@ impl Kippenstummel {
         let due: Vec<String> = self
             .machines()
             .await?
-            .into_iter()
+            .iter()
             .filter(|m| m["markedForDeletion"] == true)
             .filter(|m| {
                 m["markedForDeletionAt"]

@@ -408,17 +408,28 @@ impl Kippenstummel {
             .map_err(ApiError::unavailable)
     }
 
-    /// Every live machine document.
-    pub async fn machines(&self) -> Result<Vec<Value>, ApiError> {
+    /// Every live machine document. Parsed once per read-model state and
+    /// shared: the list and filter endpoints scan all machines, and parsing
+    /// 100,000 documents per request dominated their time (BENCHMARKS.md).
+    pub async fn machines(&self) -> Result<Arc<Vec<Value>>, ApiError> {
         let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
-            return Ok(Vec::new());
+            return Ok(Arc::new(Vec::new()));
         };
+        let checkpoint = self.documents.checkpoint(&ns).await.map_err(ApiError::unavailable)?;
+        let mut cache = self.machines_cache.lock().await;
+        if let Some((cached_ns, cached_checkpoint, docs)) = cache.as_ref() {
+            if *cached_ns == ns && *cached_checkpoint == checkpoint {
+                return Ok(docs.clone());
+            }
+        }
         let docs = self
             .documents
             .list_docs(&ns, cvms::CVMS)
             .await
             .map_err(ApiError::unavailable)?;
-        Ok(docs.into_iter().map(|(_, d)| d).collect())
+        let docs: Arc<Vec<Value>> = Arc::new(docs.into_iter().map(|(_, d)| d).collect());
+        *cache = Some((ns, checkpoint, docs.clone()));
+        Ok(docs)
     }
 
     /// `/cvms/within`, precomputed path (10.3): the stored tiles of the
@@ -475,13 +486,14 @@ impl Kippenstummel {
         let machines: Vec<Value> = self
             .machines()
             .await?
-            .into_iter()
+            .iter()
             .filter(|m| {
                 bbox.contains(
                     m["longitude"].as_f64().unwrap_or(f64::NAN),
                     m["latitude"].as_f64().unwrap_or(f64::NAN),
                 ) && keep(m)
             })
+            .cloned()
             .collect();
         let points = machines.iter().enumerate().map(|(i, m)| InputPoint {
             id: i,

@@ -142,7 +142,7 @@ fn compile(set: &FieldSet, filter: Option<&str>) -> Result<Option<Filter>> {
 impl MachinesApi {
     /// Documents as the KMC filter sees them: `registeredBy` is the identity
     /// (looked up from the erasable reference), not the reference.
-    async fn with_identities(&self, docs: Vec<Value>) -> Result<Vec<Value>> {
+    async fn with_identities(&self, docs: &[Value]) -> Result<Vec<Value>> {
         let references: Vec<String> = docs
             .iter()
             .filter_map(|d| d["registeredBy"].as_str().map(str::to_owned))
@@ -158,7 +158,8 @@ impl MachinesApi {
             .map(|i| (i.reference.as_str(), i.identity.as_str()))
             .collect();
         Ok(docs
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|mut d| {
                 let identity = d["registeredBy"].as_str().and_then(|r| by_reference.get(r).copied());
                 d["registeredBy"] = identity.map_or(Value::Null, |i| json!(i));
@@ -178,14 +179,19 @@ impl MachinesApi {
             // Filters only apply from the dynamic-clustering zoom on (10.3).
             Some(filter) if viewport.zoom >= 12.0 => {
                 let resolved = if kmc {
-                    Some(self.with_identities(self.service.machines().await?).await?)
+                    Some(self.with_identities(&self.service.machines().await?).await?)
                 } else {
                     None
                 };
-                let keep = |doc: &Value| match &resolved {
-                    Some(docs) => docs
-                        .iter()
-                        .find(|d| d["aggregateId"] == doc["aggregateId"])
+                let by_id: Option<HashMap<&str, &Value>> = resolved.as_ref().map(|docs| {
+                    docs.iter()
+                        .filter_map(|d| Some((d["aggregateId"].as_str()?, d)))
+                        .collect()
+                });
+                let keep = |doc: &Value| match &by_id {
+                    Some(by_id) => doc["aggregateId"]
+                        .as_str()
+                        .and_then(|id| by_id.get(id))
                         .is_some_and(|d| filter.matches(&filterable(d))),
                     None => filter.matches(&filterable(doc)),
                 };
@@ -197,8 +203,14 @@ impl MachinesApi {
     }
 
     async fn page(&self, paging: Paging, filter: Option<Filter>, kmc: bool) -> Result<Json<Value>> {
-        let docs = self.service.machines().await?;
-        let docs = if kmc { self.with_identities(docs).await? } else { docs };
+        let shared = self.service.machines().await?;
+        let resolved;
+        let docs: &[Value] = if kmc {
+            resolved = self.with_identities(&shared).await?;
+            &resolved
+        } else {
+            &shared
+        };
         let matching: Vec<&Value> = docs
             .iter()
             .filter(|d| filter.as_ref().is_none_or(|f| f.matches(&filterable(d))))
