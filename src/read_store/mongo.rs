@@ -148,6 +148,43 @@ impl MongoReadStore {
     }
 }
 
+impl MongoReadStore {
+    /// Members ordered by score, ties by member (`direction` 1 or -1).
+    async fn zrange(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+        direction: i32,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut filter = ns_filter(ns);
+        filter.insert("set", set);
+        let rows: Vec<Document> = self
+            .zsets
+            .find(filter)
+            .sort(doc! {"score": direction, "member": direction})
+            .skip(offset as u64)
+            .limit(limit as i64)
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.get_str("member").map_err(other)?.to_owned(),
+                    r.get_f64("score").map_err(other)?,
+                ))
+            })
+            .collect()
+    }
+}
+
 fn parse_doc(row: &Document) -> Result<Value, StoreError> {
     serde_json::from_str(row.get_str("doc").map_err(other)?).map_err(other)
 }
@@ -216,30 +253,7 @@ impl ReadStore for MongoReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut filter = ns_filter(ns);
-        filter.insert("set", set);
-        let rows: Vec<Document> = self
-            .zsets
-            .find(filter)
-            .sort(doc! {"score": -1, "member": -1})
-            .skip(offset as u64)
-            .limit(limit as i64)
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.get_str("member").map_err(other)?.to_owned(),
-                    r.get_f64("score").map_err(other)?,
-                ))
-            })
-            .collect()
+        self.zrange(ns, set, offset, limit, -1).await
     }
 
     async fn zrange_asc(
@@ -249,30 +263,7 @@ impl ReadStore for MongoReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut filter = ns_filter(ns);
-        filter.insert("set", set);
-        let rows: Vec<Document> = self
-            .zsets
-            .find(filter)
-            .sort(doc! {"score": 1, "member": 1})
-            .skip(offset as u64)
-            .limit(limit as i64)
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.get_str("member").map_err(other)?.to_owned(),
-                    r.get_f64("score").map_err(other)?,
-                ))
-            })
-            .collect()
+        self.zrange(ns, set, offset, limit, 1).await
     }
 
     async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {

@@ -84,6 +84,36 @@ impl SqliteReadStore {
     }
 }
 
+impl SqliteReadStore {
+    /// Members ordered by score, ties by member, in `direction` (`ASC`/`DESC`).
+    async fn zrange(
+        &self,
+        ns: &Namespace,
+        set: &str,
+        offset: usize,
+        limit: usize,
+        direction: &'static str,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let (ns, set) = (ns.clone(), set.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT member, score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3
+                     ORDER BY score {direction}, member {direction} LIMIT ?4 OFFSET ?5"
+                ))
+                .map_err(other)?;
+            let rows = stmt
+                .query_map(
+                    params![ns.projection, ns.generation as i64, set, limit as i64, offset as i64],
+                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
+                )
+                .map_err(other)?;
+            rows.map(|r| r.map_err(other)).collect()
+        })
+        .await
+    }
+}
+
 fn checkpoint_of(conn: &Connection, ns: &Namespace) -> Result<u64, StoreError> {
     conn.query_row(
         "SELECT position FROM rm_checkpoints WHERE projection = ?1 AND generation = ?2",
@@ -166,23 +196,7 @@ impl ReadStore for SqliteReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        let (ns, set) = (ns.clone(), set.to_owned());
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT member, score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3
-                     ORDER BY score DESC, member DESC LIMIT ?4 OFFSET ?5",
-                )
-                .map_err(other)?;
-            let rows = stmt
-                .query_map(
-                    params![ns.projection, ns.generation as i64, set, limit as i64, offset as i64],
-                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
-                )
-                .map_err(other)?;
-            rows.map(|r| r.map_err(other)).collect()
-        })
-        .await
+        self.zrange(ns, set, offset, limit, "DESC").await
     }
 
     async fn zrange_asc(
@@ -192,23 +206,7 @@ impl ReadStore for SqliteReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        let (ns, set) = (ns.clone(), set.to_owned());
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT member, score FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3
-                     ORDER BY score ASC, member ASC LIMIT ?4 OFFSET ?5",
-                )
-                .map_err(other)?;
-            let rows = stmt
-                .query_map(
-                    params![ns.projection, ns.generation as i64, set, limit as i64, offset as i64],
-                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?)),
-                )
-                .map_err(other)?;
-            rows.map(|r| r.map_err(other)).collect()
-        })
-        .await
+        self.zrange(ns, set, offset, limit, "ASC").await
     }
 
     async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {
