@@ -489,3 +489,95 @@ impl IdentStore for MongoIdents {
         rows.iter().map(doc_to_ident).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn doc(identity: &str, reference: &str, last_active_at: DateTime<Utc>) -> IdentDoc {
+        IdentDoc {
+            identity: identity.into(),
+            secret_hash: "hash".into(),
+            reference: reference.into(),
+            username: None,
+            suffix: None,
+            trusted: false,
+            last_active_at,
+            created_at: last_active_at,
+            updated_at: last_active_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn last_active_is_only_rewritten_when_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteIdents::open(dir.path()).unwrap();
+        let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+        store
+            .insert(&doc("a", "ref-a", now - Duration::minutes(20)))
+            .await
+            .unwrap();
+        store.touch("a", now, now - Duration::minutes(15)).await.unwrap();
+        assert_eq!(store.get("a").await.unwrap().unwrap().last_active_at, now);
+        let later = now + Duration::minutes(5);
+        store.touch("a", later, later - Duration::minutes(15)).await.unwrap();
+        assert_eq!(
+            store.get("a").await.unwrap().unwrap().last_active_at,
+            now,
+            "fresh enough: untouched"
+        );
+        store.touch("unknown", now, now).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn usernames_are_unique_per_suffix_and_clearing_never_collides() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteIdents::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store.insert(&doc("a", "ref-a", now)).await.unwrap();
+        store.insert(&doc("b", "ref-b", now)).await.unwrap();
+        assert_eq!(
+            store.set_username("a", Some("alice"), Some("1234"), now).await.unwrap(),
+            UsernameChange::Done
+        );
+        assert_eq!(
+            store.set_username("b", Some("alice"), Some("1234"), now).await.unwrap(),
+            UsernameChange::Taken
+        );
+        assert_eq!(
+            store.set_username("b", Some("alice"), Some("4321"), now).await.unwrap(),
+            UsernameChange::Done
+        );
+        // Both cleared with the same suffix: no collision (bug 18).
+        assert_eq!(
+            store.set_username("b", Some("bob"), Some("1234"), now).await.unwrap(),
+            UsernameChange::Done
+        );
+        assert_eq!(
+            store.set_username("a", None, None, now).await.unwrap(),
+            UsernameChange::Done
+        );
+        assert_eq!(
+            store.set_username("b", None, None, now).await.unwrap(),
+            UsernameChange::Done
+        );
+        assert_eq!(
+            store.set_username("zzz", Some("x"), None, now).await.unwrap(),
+            UsernameChange::Unknown
+        );
+        let a = store.get("a").await.unwrap().unwrap();
+        assert_eq!((a.username, a.suffix.as_deref()), (None, Some("1234")));
+        assert_eq!(
+            store
+                .get_by_reference(&["ref-b".into(), "nope".into()])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.delete("a").await.unwrap().unwrap().reference, "ref-a");
+        assert!(store.get("a").await.unwrap().is_none());
+        assert!(store.delete("a").await.unwrap().is_none());
+    }
+}
