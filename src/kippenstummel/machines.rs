@@ -120,11 +120,11 @@ pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)
     p
 }
 
-/// A `cvms` document in the shape the RSQL evaluator reads (GeoJSON position).
-pub fn filterable(doc: &Value) -> Value {
-    let mut d = doc.clone();
-    d["position"] = json!({"type": "Point", "coordinates": [doc["longitude"], doc["latitude"]]});
-    d
+/// Adds the GeoJSON `position` the RSQL evaluator reads (`bbox` filters) to
+/// a `cvms` document; responses ignore it.
+pub fn with_position(mut doc: Value) -> Value {
+    doc["position"] = json!({"type": "Point", "coordinates": [doc["longitude"], doc["latitude"]]});
+    doc
 }
 
 impl Kippenstummel {
@@ -427,7 +427,8 @@ impl Kippenstummel {
             .list_docs(&ns, cvms::CVMS)
             .await
             .map_err(ApiError::unavailable)?;
-        let docs: Arc<Vec<Value>> = Arc::new(docs.into_iter().map(|(_, d)| d).collect());
+        // Stored in the shape filters evaluate, so requests need not copy them.
+        let docs: Arc<Vec<Value>> = Arc::new(docs.into_iter().map(|(_, d)| with_position(d)).collect());
         *cache = Some((ns, checkpoint, docs.clone()));
         Ok(docs)
     }

@@ -1,7 +1,7 @@
 //! HTTP endpoints for machines (`/api/v1/cvms`, `/api/v1/kmc/cvms`).
 
 use super::api::filter_error;
-use super::machines::{filterable, projection, Viewport, WithinItem};
+use super::machines::{projection, Viewport, WithinItem};
 use super::validation::coordinates::{
     is_bbox_small_enough, is_lat_long, is_latitude_number, is_longitude_number, parse_lat_long,
 };
@@ -192,8 +192,8 @@ impl MachinesApi {
                     Some(by_id) => doc["aggregateId"]
                         .as_str()
                         .and_then(|id| by_id.get(id))
-                        .is_some_and(|d| filter.matches(&filterable(d))),
-                    None => filter.matches(&filterable(doc)),
+                        .is_some_and(|d| filter.matches(d)),
+                    None => filter.matches(doc),
                 };
                 self.service.within_filtered(&viewport, caller, keep).await?
             }
@@ -213,7 +213,7 @@ impl MachinesApi {
         };
         let matching: Vec<&Value> = docs
             .iter()
-            .filter(|d| filter.as_ref().is_none_or(|f| f.matches(&filterable(d))))
+            .filter(|d| filter.as_ref().is_none_or(|f| f.matches(d)))
             .collect();
         let content: Vec<Value> = matching
             .iter()
