@@ -30,9 +30,6 @@ mod state;
 mod tests;
 pub mod validation;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
-
 pub use crate::devmarkt::template::failure::{Failure, FailureData, FailureError};
 pub use crate::devmarkt::template::input::InputViolation;
 pub use crate::devmarkt::template::TemplateSnapshot;
@@ -47,26 +44,10 @@ pub use state::{Application, Stage};
 /// `ApplicationId`: a `NonNegativeInt`.
 pub type ApplicationId = u32;
 
-impl Aggregate for Application {
-    const TYPE: &'static str = "devmarkt-application";
-    type Command = ApplicationCommand;
-    type Event = ApplicationEvent;
-    type Error = ApplicationError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.apply_event(event);
-    }
-}
+crate::decided_aggregate!(
+    Application,
+    "devmarkt-application",
+    ApplicationCommand,
+    ApplicationEvent,
+    ApplicationError
+);

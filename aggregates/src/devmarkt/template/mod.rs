@@ -30,9 +30,6 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
-
 pub use commands::TemplateCommand;
 pub use error::TemplateError;
 pub use events::{TemplateCreated, TemplateDeleted, TemplateEvent, TemplateUpdated};
@@ -41,26 +38,10 @@ pub use input::InputViolation;
 pub use question::{apply_update_actions, Question, QuestionUpdate, UpdateAction};
 pub use state::{Template, TemplateSnapshot};
 
-impl Aggregate for Template {
-    const TYPE: &'static str = "devmarkt-template";
-    type Command = TemplateCommand;
-    type Event = TemplateEvent;
-    type Error = TemplateError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.apply_event(event);
-    }
-}
+crate::decided_aggregate!(
+    Template,
+    "devmarkt-template",
+    TemplateCommand,
+    TemplateEvent,
+    TemplateError
+);

@@ -47,9 +47,6 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
-
 pub use crate::devmarkt::template::failure::{Failure, FailureData, FailureError};
 pub use crate::devmarkt::template::input::InputViolation;
 pub use commands::UserCommand;
@@ -61,26 +58,4 @@ pub use id::{UserId, INTERNAL_TYPE};
 pub use role::Role;
 pub use state::User;
 
-impl Aggregate for User {
-    const TYPE: &'static str = "devmarkt-user";
-    type Command = UserCommand;
-    type Event = UserEvent;
-    type Error = UserError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.apply_event(event);
-    }
-}
+crate::decided_aggregate!(User, "devmarkt-user", UserCommand, UserEvent, UserError);

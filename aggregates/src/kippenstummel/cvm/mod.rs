@@ -29,9 +29,6 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
-
 pub use commands::{CvmCommand, VoteOrigin};
 pub use error::CvmError;
 pub use events::{
@@ -44,26 +41,4 @@ pub use state::{Cvm, RecentActivity, RecentReport};
 /// and chosen by the service. The aggregate never sees raw identities.
 pub type IdentityRef = String;
 
-impl Aggregate for Cvm {
-    const TYPE: &'static str = "cvm";
-    type Command = CvmCommand;
-    type Event = CvmEvent;
-    type Error = CvmError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        self.apply_event(event);
-    }
-}
+crate::decided_aggregate!(Cvm, "cvm", CvmCommand, CvmEvent, CvmError);
