@@ -420,7 +420,13 @@ fn docker_compose_describes_the_production_stack() {
             "{replica}"
         );
         assert_eq!(env["NODE_ENV"].as_str(), Some("production"));
-        assert!(env["JWT_SECRET"].as_str().unwrap().starts_with("${JWT_SECRET:?"));
+        for secret in ["JWT_SECRET", "IDENT_SECRET", "DEVMARKT_JWT_SECRET"] {
+            let value = env[secret].as_str().unwrap_or_default();
+            assert!(
+                value.starts_with(&format!("${{{secret}:?")),
+                "{replica}: {secret} must be required"
+            );
+        }
         assert_eq!(
             compose["services"][replica]["depends_on"]["mongo"]["condition"].as_str(),
             Some("service_healthy")
