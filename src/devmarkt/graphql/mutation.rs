@@ -31,6 +31,18 @@ fn user_response(outcome: Outcome<UserView>, epoch: u64) -> Result<Option<UserRe
     }))
 }
 
+/// The user mutations' gates in the spec's order: the `userId` constraints
+/// (false: a violation was reported and the field is null), then the admin role.
+fn admin_on_user(ctx: &Context<'_>, user_id: &UserIdInput) -> Result<bool> {
+    let mut constraints = Constraints::new(ctx);
+    constraints.user_id(&[Step::Key("userId")], user_id);
+    if !constraints.passed() {
+        return Ok(false);
+    }
+    require(ctx, "Mutation", DomainRole::Admin)?;
+    Ok(true)
+}
+
 fn application_response(outcome: Outcome<ApplicationView>, epoch: u64) -> Result<Option<ApplicationResponse>> {
     Ok(Some(match outcome.map_err(internal)? {
         Ok(view) => ApplicationResponse::Application(ApplicationObject { view, epoch }),
@@ -156,12 +168,9 @@ impl Mutation {
         nullable(
             ctx,
             async {
-                let mut constraints = Constraints::new(ctx);
-                constraints.user_id(&[Step::Key("userId")], &user_id);
-                if !constraints.passed() {
+                if !admin_on_user(ctx, &user_id)? {
                     return Ok(None);
                 }
-                require(ctx, "Mutation", DomainRole::Admin)?;
                 let epoch = epoch(ctx);
                 let outcome = devmarkt(ctx)?
                     .create_user(epoch, &user_id.to_user_id(), role.into())
@@ -178,12 +187,9 @@ impl Mutation {
         nullable(
             ctx,
             async {
-                let mut constraints = Constraints::new(ctx);
-                constraints.user_id(&[Step::Key("userId")], &user_id);
-                if !constraints.passed() {
+                if !admin_on_user(ctx, &user_id)? {
                     return Ok(None);
                 }
-                require(ctx, "Mutation", DomainRole::Admin)?;
                 let deleted = devmarkt(ctx)?
                     .delete_user(epoch(ctx), &user_id.to_user_id())
                     .await
@@ -205,12 +211,9 @@ impl Mutation {
         nullable(
             ctx,
             async {
-                let mut constraints = Constraints::new(ctx);
-                constraints.user_id(&[Step::Key("userId")], &user_id);
-                if !constraints.passed() {
+                if !admin_on_user(ctx, &user_id)? {
                     return Ok(None);
                 }
-                require(ctx, "Mutation", DomainRole::Admin)?;
                 let epoch = epoch(ctx);
                 let outcome = devmarkt(ctx)?
                     .update_user_role(epoch, &user_id.to_user_id(), role.into())
