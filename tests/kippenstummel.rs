@@ -219,6 +219,27 @@ impl Api {
     }
 }
 
+/// One test per backend for a case `async fn <name>_on(api: &Api)`: the
+/// embedded store, and a fresh MongoDB database when STUMMEL_TEST_MONGO_URI
+/// is set (ignored otherwise).
+macro_rules! on_both_backends {
+    ($embedded:ident, $mongo:ident, $case:ident) => {
+        #[tokio::test]
+        async fn $embedded() {
+            let api = Api::start();
+            $case(&api).await;
+        }
+
+        #[tokio::test]
+        #[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+        async fn $mongo() {
+            let api = Api::start_on_mongo().await;
+            $case(&api).await;
+            api.finish().await;
+        }
+    };
+}
+
 fn admin_token() -> String {
     let claims = json!({"sub": "admin", "username": "admin"});
     jsonwebtoken::encode(
@@ -252,19 +273,11 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
     found
 }
 
-#[tokio::test]
-async fn identity_flow_from_captcha_to_erasure() {
-    let api = Api::start();
-    identity_flow_from_captcha_to_erasure_on(&api).await;
-}
-
-#[tokio::test]
-#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
-async fn identity_flow_from_captcha_to_erasure_on_mongodb() {
-    let api = Api::start_on_mongo().await;
-    identity_flow_from_captcha_to_erasure_on(&api).await;
-    api.finish().await;
-}
+on_both_backends!(
+    identity_flow_from_captcha_to_erasure,
+    identity_flow_from_captcha_to_erasure_on_mongodb,
+    identity_flow_from_captcha_to_erasure_on
+);
 
 async fn identity_flow_from_captcha_to_erasure_on(api: &Api) {
     let (identity, _secret, token) = api.identity().await;
@@ -442,19 +455,11 @@ async fn identity_flow_from_captcha_to_erasure_on(api: &Api) {
     assert!(traces.is_empty(), "the erased identity is still stored in {traces:?}");
 }
 
-#[tokio::test]
-async fn simultaneous_transfer_redemptions_succeed_exactly_once() {
-    let api = Api::start();
-    simultaneous_transfer_redemptions_succeed_exactly_once_on(&api).await;
-}
-
-#[tokio::test]
-#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
-async fn simultaneous_transfer_redemptions_succeed_exactly_once_on_mongodb() {
-    let api = Api::start_on_mongo().await;
-    simultaneous_transfer_redemptions_succeed_exactly_once_on(&api).await;
-    api.finish().await;
-}
+on_both_backends!(
+    simultaneous_transfer_redemptions_succeed_exactly_once,
+    simultaneous_transfer_redemptions_succeed_exactly_once_on_mongodb,
+    simultaneous_transfer_redemptions_succeed_exactly_once_on
+);
 
 async fn simultaneous_transfer_redemptions_succeed_exactly_once_on(api: &Api) {
     let (identity, _, token) = api.identity().await;
@@ -948,19 +953,11 @@ async fn machine_views(api: &Api, id: &str, token: &str) -> Vec<Value> {
     views
 }
 
-#[tokio::test]
-async fn machine_flow_from_registration_to_removal_and_replay() {
-    let api = Api::start();
-    machine_flow_from_registration_to_removal_and_replay_on(&api).await;
-}
-
-#[tokio::test]
-#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
-async fn machine_flow_from_registration_to_removal_and_replay_on_mongodb() {
-    let api = Api::start_on_mongo().await;
-    machine_flow_from_registration_to_removal_and_replay_on(&api).await;
-    api.finish().await;
-}
+on_both_backends!(
+    machine_flow_from_registration_to_removal_and_replay,
+    machine_flow_from_registration_to_removal_and_replay_on_mongodb,
+    machine_flow_from_registration_to_removal_and_replay_on
+);
 
 async fn machine_flow_from_registration_to_removal_and_replay_on(api: &Api) {
     let (_, _, alice) = api.identity().await;
@@ -1106,19 +1103,11 @@ async fn machine_flow_from_registration_to_removal_and_replay_on(api: &Api) {
     .await;
 }
 
-#[tokio::test]
-async fn racing_registrations_within_50_m_create_exactly_one_machine() {
-    let api = Api::start();
-    racing_registrations_within_50_m_create_exactly_one_machine_on(&api).await;
-}
-
-#[tokio::test]
-#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
-async fn racing_registrations_within_50_m_create_exactly_one_machine_on_mongodb() {
-    let api = Api::start_on_mongo().await;
-    racing_registrations_within_50_m_create_exactly_one_machine_on(&api).await;
-    api.finish().await;
-}
+on_both_backends!(
+    racing_registrations_within_50_m_create_exactly_one_machine,
+    racing_registrations_within_50_m_create_exactly_one_machine_on_mongodb,
+    racing_registrations_within_50_m_create_exactly_one_machine_on
+);
 
 async fn racing_registrations_within_50_m_create_exactly_one_machine_on(api: &Api) {
     let mut tokens = Vec::new();
@@ -1153,19 +1142,11 @@ async fn racing_registrations_within_50_m_create_exactly_one_machine_on(api: &Ap
     assert!(accepted >= 40, "most racing requests succeed as upvotes: {accepted}");
 }
 
-#[tokio::test]
-async fn machine_endpoints_validate_and_the_kmc_imports_and_filters() {
-    let api = Api::start();
-    machine_endpoints_validate_and_the_kmc_imports_and_filters_on(&api).await;
-}
-
-#[tokio::test]
-#[ignore = "needs STUMMEL_TEST_MONGO_URI"]
-async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on_mongodb() {
-    let api = Api::start_on_mongo().await;
-    machine_endpoints_validate_and_the_kmc_imports_and_filters_on(&api).await;
-    api.finish().await;
-}
+on_both_backends!(
+    machine_endpoints_validate_and_the_kmc_imports_and_filters,
+    machine_endpoints_validate_and_the_kmc_imports_and_filters_on_mongodb,
+    machine_endpoints_validate_and_the_kmc_imports_and_filters_on
+);
 
 async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on(api: &Api) {
     let (alice_identity, _, alice) = api.identity().await;
