@@ -1,7 +1,7 @@
 //! Machine (CVM) use cases (spec 4.10–4.16, 5.1, 9.4): commands through the
 //! CVM aggregate, queries over the `cvms` and `cvm-tiles` read models.
 
-use super::reservation::SAME_MACHINE_KM;
+use super::reservation::{same_machine_box, SAME_MACHINE_KM};
 use super::Kippenstummel;
 use crate::event_store::{CommandError, CommandMetadata};
 use crate::http::error::{self, ApiError};
@@ -159,44 +159,33 @@ impl Kippenstummel {
     }
 
     /// The machine nearest to `position` within 50 m, from the tiles
-    /// projection's spatial index (which must be caught up: see reservation.rs).
+    /// projection's cell index, which carries each machine's position (it
+    /// must be caught up: see reservation.rs).
     async fn nearest_machine(&self, ns: &Namespace, position: Position) -> Result<Option<String>, ApiError> {
-        let store = &self.read_models;
-        let dlat = SAME_MACHINE_KM / 111.32;
-        let dlng = SAME_MACHINE_KM / (111.32 * position.latitude.to_radians().cos().max(1e-6));
-        let mut cells: Vec<String> = [(-dlng, -dlat), (-dlng, dlat), (dlng, -dlat), (dlng, dlat)]
+        let mut cells: Vec<String> = same_machine_box(position)
             .iter()
-            .map(|(dx, dy)| {
-                let t = supercluster::tile(position.latitude + dy, position.longitude + dx, 12);
-                format!("{}/{}", t.x, t.y)
+            .map(|c| {
+                let t = supercluster::tile(c.latitude, c.longitude, tiles::CELL_ZOOM);
+                tiles::cell_key(t.x, t.y)
             })
             .collect();
         cells.sort();
         cells.dedup();
         let mut best: Option<(f64, String)> = None;
-        for cell in cells {
-            let Some(doc) = store
-                .get_doc(ns, tiles::CELLS, &cell)
+        for key in cells {
+            let Some(doc) = self
+                .read_models
+                .get_doc(ns, tiles::CELLS, &key)
                 .await
                 .map_err(ApiError::unavailable)?
             else {
                 continue;
             };
-            for id in doc["ids"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let Some(p) = store
-                    .get_doc(ns, tiles::POSITIONS, id)
-                    .await
-                    .map_err(ApiError::unavailable)?
-                else {
-                    continue;
-                };
-                let there = Position::new(
-                    p["longitude"].as_f64().unwrap_or(f64::NAN),
-                    p["latitude"].as_f64().unwrap_or(f64::NAN),
-                );
-                let d = km(position, there);
+            let cell: tiles::Cell = serde_json::from_value(doc).map_err(ApiError::internal)?;
+            for (id, (longitude, latitude)) in cell.ids.iter().zip(cell.positions) {
+                let d = km(position, Position::new(longitude, latitude));
                 if d <= SAME_MACHINE_KM && best.as_ref().is_none_or(|(b, _)| d < *b) {
-                    best = Some((d, id.to_owned()));
+                    best = Some((d, id.clone()));
                 }
             }
         }

@@ -27,16 +27,33 @@ pub struct SpatialLocks {
     store: Arc<dyn ReadStore>,
 }
 
-/// The geohash cells the `SAME_MACHINE_KM` box around `p` touches, sorted.
-pub fn cells_around(p: Position) -> Vec<String> {
+/// The corners of the box that contains every point within
+/// `SAME_MACHINE_KM` of `p` (clamped to valid coordinates).
+pub fn same_machine_box(p: Position) -> [Position; 4] {
     let dlat = SAME_MACHINE_KM / 111.32;
     let dlng = SAME_MACHINE_KM / (111.32 * p.latitude.to_radians().cos().max(1e-6));
-    let mut cells: Vec<String> = [(-dlng, -dlat), (-dlng, dlat), (dlng, -dlat), (dlng, dlat), (0.0, 0.0)]
+    [(-dlng, -dlat), (-dlng, dlat), (dlng, -dlat), (dlng, dlat)].map(|(dx, dy)| {
+        Position::new(
+            (p.longitude + dx).clamp(-180.0, 180.0),
+            (p.latitude + dy).clamp(-90.0, 90.0),
+        )
+    })
+}
+
+/// The geohash cells the `SAME_MACHINE_KM` box around `p` touches, sorted.
+pub fn cells_around(p: Position) -> Vec<String> {
+    let mut cells: Vec<String> = same_machine_box(p)
         .iter()
-        .filter_map(|(dx, dy)| {
-            let lng = (p.longitude + dx).clamp(-180.0, 180.0);
-            let lat = (p.latitude + dy).clamp(-90.0, 90.0);
-            geohash::encode(geohash::Coord { x: lng, y: lat }, CELL_PRECISION).ok()
+        .chain(std::iter::once(&p))
+        .filter_map(|c| {
+            geohash::encode(
+                geohash::Coord {
+                    x: c.longitude,
+                    y: c.latitude,
+                },
+                CELL_PRECISION,
+            )
+            .ok()
         })
         .collect();
     cells.sort();
