@@ -431,6 +431,8 @@ impl Kippenstummel {
         let Some(ns) = self.active_in(&self.read_models, tiles::NAME).await? else {
             return Ok(Vec::new());
         };
+        // Resolved once: every lone machine of the viewport is read from it.
+        let machines_ns = self.active_in(&self.documents, cvms::NAME).await?;
         let mut items = Vec::new();
         for tile in supercluster::tiles_in_viewport((v.west, v.south), (v.east, v.north), v.zoom as u8) {
             let key = tiles::tile_key(tile.z, tile.x, tile.y);
@@ -454,7 +456,15 @@ impl Kippenstummel {
                         count: entry["count"].as_u64().unwrap_or(1),
                     }),
                     Some(id) => {
-                        if let Some(machine) = self.machine(id).await? {
+                        let machine = match &machines_ns {
+                            Some(m) => self
+                                .documents
+                                .get_doc(m, cvms::CVMS, id)
+                                .await
+                                .map_err(ApiError::unavailable)?,
+                            None => None,
+                        };
+                        if let Some(machine) = machine {
                             items.push(WithinItem::Machine(projection(&machine, caller, Some((lng, lat)))));
                         }
                     }
