@@ -59,6 +59,14 @@ pub struct Config {
     pub instance_id: String,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Which peers' `X-Forwarded-For` is believed (spec 15 `TRUST_PROXY`).
+    pub trust_proxy: crate::http::TrustProxy,
+    /// Longest time one HTTP request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// `POST /ident` attempts per client and minute (each costs a bcrypt).
+    pub login_limit_per_minute: u64,
+    /// `NODE_ENV` was not set (development assumed; see [`Config::from_source`]).
+    pub node_env_defaulted: bool,
 }
 
 /// One line, naming the setting and what is wrong with it.
@@ -76,7 +84,11 @@ impl Source {
     /// The process environment plus the `.env` files (see the module docs).
     pub fn from_environment() -> Result<Self, ConfigError> {
         let mut values: HashMap<String, String> = std::env::vars().collect();
-        let node_env = values.get("NODE_ENV").cloned().unwrap_or_else(|| "development".into());
+        let node_env = values
+            .get("NODE_ENV")
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| "development".into());
         let config_dir = PathBuf::from(values.get("CONFIG_DIR").cloned().unwrap_or_else(|| "./config".into()));
         let names = [
             format!(".env.{node_env}.local"),
@@ -161,6 +173,17 @@ impl Config {
     }
 
     pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        // The original requires NODE_ENV. Unset, we assume development so that
+        // `stummel serve` runs on a fresh machine with the embedded stores;
+        // but a process pointed at MongoDB or Redis is a deployment, and one
+        // that forgot NODE_ENV would otherwise run quietly with the built-in
+        // development secrets: it must say which environment it is.
+        let node_env_defaulted = src.get("NODE_ENV").is_none();
+        if node_env_defaulted && (src.get("MONGO_URI").is_some() || src.get("REDIS_URI").is_some()) {
+            return Err(ConfigError(
+                "NODE_ENV is required with MONGO_URI or REDIS_URI (production, staging, development or test)".into(),
+            ));
+        }
         let environment = match src.get("NODE_ENV").unwrap_or("development") {
             "development" => Environment::Development,
             "production" => Environment::Production,
@@ -273,6 +296,20 @@ impl Config {
                 .unwrap_or_else(|| format!("stummel-{}", uuid::Uuid::new_v4().simple())),
             log_level,
             log_format,
+            trust_proxy: match src.get("TRUST_PROXY") {
+                None => crate::http::TrustProxy::default(),
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|e| ConfigError(format!("TRUST_PROXY {e} (got {raw:?})")))?,
+            },
+            request_timeout: ms("REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000)?,
+            login_limit_per_minute: src.number(
+                "LOGIN_LIMIT_PER_MINUTE",
+                crate::kippenstummel::identities::LOGIN_LIMIT_PER_MINUTE,
+                1,
+                1_000_000,
+            )?,
+            node_env_defaulted,
         })
     }
 
@@ -307,13 +344,23 @@ mod tests {
         for (pairs, needle) in [
             (vec![("PORT", "eighty")], "PORT must be a whole number"),
             (vec![("PORT", "70000")], "PORT must be a whole number"),
-            (vec![("MONGO_URI", "localhost:27017")], "MONGO_URI must be a URI"),
-            (vec![("REDIS_URI", "http://x")], "REDIS_URI must be a URI"),
+            (
+                vec![("NODE_ENV", "test"), ("MONGO_URI", "localhost:27017")],
+                "MONGO_URI must be a URI",
+            ),
+            (
+                vec![("NODE_ENV", "test"), ("REDIS_URI", "http://x")],
+                "REDIS_URI must be a URI",
+            ),
             (vec![("NODE_ENV", "prod")], "NODE_ENV must be one of"),
             (vec![("NODE_ENV", "production")], "JWT_SECRET is required"),
             (vec![("LOG_LEVEL", "loud")], "LOG_LEVEL must be one of"),
             (vec![("SNAPSHOT_EVERY", "-1")], "SNAPSHOT_EVERY must be"),
             (vec![("EMBEDDED_SYNC", "off")], "EMBEDDED_SYNC must be"),
+            (vec![("REDIS_URI", "redis://localhost")], "NODE_ENV is required"),
+            (vec![("MONGO_URI", "mongodb://localhost")], "NODE_ENV is required"),
+            (vec![("TRUST_PROXY", "10.0.0.0/33")], "TRUST_PROXY"),
+            (vec![("REQUEST_TIMEOUT_MS", "10")], "REQUEST_TIMEOUT_MS must be"),
         ] {
             let error = config(&pairs).unwrap_err().to_string();
             assert!(error.contains(needle), "{pairs:?}: {error}");

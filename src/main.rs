@@ -37,9 +37,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
     }
     let dev_secrets = config.uses_dev_secrets();
+    let defaulted = config.node_env_defaulted;
     let engine = Engine::start(config).await?;
+    if defaulted {
+        tracing::warn!("NODE_ENV not set: running as development (set NODE_ENV=production and the secrets to deploy)");
+    }
     if dev_secrets {
-        tracing::warn!("JWT_SECRET/IDENT_SECRET not set: using development-only secrets");
+        tracing::warn!("JWT_SECRET/IDENT_SECRET/DEVMARKT_JWT_SECRET not set: using development-only secrets");
     }
     match command {
         Command::Serve => stummel::serve::run(engine).await,

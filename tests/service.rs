@@ -143,6 +143,11 @@ async fn bad_configuration_stops_startup_with_one_line_and_writes_nothing() {
         (vec![("REDIS_URI", "localhost")], "REDIS_URI must be a URI"),
         (vec![("NODE_ENV", "production")], "JWT_SECRET is required"),
         (vec![("SNAPSHOT_EVERY", "lots")], "SNAPSHOT_EVERY must be"),
+        (
+            vec![("NODE_ENV", ""), ("REDIS_URI", "redis://127.0.0.1:1")],
+            "NODE_ENV is required with MONGO_URI or REDIS_URI",
+        ),
+        (vec![("TRUST_PROXY", "nginx")], "TRUST_PROXY must be"),
     ] {
         let (code, lines, wrote) = failing_start(&env);
         assert_eq!(code, Some(2), "{env:?}: {lines:?}");
@@ -150,6 +155,43 @@ async fn bad_configuration_stops_startup_with_one_line_and_writes_nothing() {
         assert!(lines[0].contains(needle), "{env:?}: {lines:?}");
         assert!(!wrote, "{env:?}: the data directory was created");
     }
+}
+
+/// `docker run` of the image without secrets: the Dockerfile's environment
+/// alone must stop the service with one line (Docker cannot run here, so the
+/// binary runs with the `ENV` the image sets).
+#[tokio::test]
+async fn the_image_without_secrets_refuses_to_start() {
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let env_line = dockerfile
+        .lines()
+        .find(|l| l.starts_with("ENV "))
+        .expect("the Dockerfile sets an environment");
+    let pairs: Vec<(String, String)> = env_line["ENV ".len()..]
+        .split_whitespace()
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').expect("ENV key=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    assert!(
+        pairs.iter().any(|(k, v)| k == "NODE_ENV" && v == "production"),
+        "{pairs:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut env: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "DATA_DIR")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("DATA_DIR", data.to_str().unwrap()));
+    let output = stummel(&["serve"], &env).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("JWT_SECRET is required"), "{stderr}");
+    assert!(!data.exists());
 }
 
 #[tokio::test]
@@ -420,6 +462,11 @@ fn docker_compose_describes_the_production_stack() {
             "{replica}"
         );
         assert_eq!(env["NODE_ENV"].as_str(), Some("production"));
+        assert_eq!(
+            env["TRUST_PROXY"].as_str(),
+            Some("uniquelocal"),
+            "{replica}: behind nginx"
+        );
         for secret in ["JWT_SECRET", "IDENT_SECRET", "DEVMARKT_JWT_SECRET"] {
             let value = env[secret].as_str().unwrap_or_default();
             assert!(

@@ -20,7 +20,8 @@
 //! `=in=`/`=out=` coerce per element; lists are refused for other operators;
 //! NaN/infinite numbers and unparsable dates are 400 instead of odd results;
 //! `=like=` accepts only a backtracking-safe regular-expression subset;
-//! filters nest at most [`MAX_DEPTH`] levels; the generic field set refuses
+//! filters nest at most [`MAX_DEPTH`] levels, are at most [`MAX_FILTER_BYTES`] long and hold
+//! at most [`MAX_TERMS`] comparisons and list values; the generic field set refuses
 //! `$`-selectors; pipelines can be restricted to a viewport (bug 19.3).
 
 mod ast;
@@ -46,6 +47,6 @@ pub use fields::{Coercion, ComputedField, FieldRule, FieldSet, Operators, Refere
 pub use js::{js_date, js_number};
 pub use like::{LikePattern, PatternError, MAX_PATTERN_CHARS, MAX_QUANTIFIERS};
 pub use mongo::MongoQuery;
-pub use parser::{parse, MAX_DEPTH};
+pub use parser::{parse, MAX_DEPTH, MAX_FILTER_BYTES, MAX_TERMS};
 pub use predicate::{FieldTest, Filter, Predicate, Scalar};
 pub use translate::strip_display_name_suffix;

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the request middleware, the OpenAPI document.
 
+mod client_ip;
 pub mod error;
 mod health;
 mod middleware;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 /// Largest accepted request body (Express's default in the original: 100 kB).
 pub const BODY_LIMIT_BYTES: usize = 100 * 1024;
 
-pub use middleware::RequestId;
+pub use client_ip::TrustProxy;
+pub use middleware::{ClientAddr, RequestId};
 
 /// All routes of the service, wrapped in the request middleware.
 pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
@@ -33,7 +35,11 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
     .description("Kippenstummel and Devmarkt on one event-sourced engine.");
     let ui = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let metrics = engine.metrics.clone();
+    let settings = middleware::Settings {
+        metrics: engine.metrics.clone(),
+        trust_proxy: engine.config.trust_proxy.clone(),
+        timeout: engine.config.request_timeout,
+    };
     let kippenstummel = engine.kippenstummel.clone();
     crate::devmarkt::routes(engine.devmarkt.clone(), Route::new())
         .nest("/docs", ui)
@@ -43,7 +49,7 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
         .around(move |ep, req| {
             // Last-active tracking (spec 3.4): never delays the request.
             kippenstummel.track_activity(req.header("x-ident"));
-            middleware::around(ep, req, metrics.clone())
+            middleware::around(ep, req, settings.clone())
         })
 }
 

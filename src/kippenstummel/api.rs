@@ -259,10 +259,11 @@ fn filterable(info: &IdentInfo) -> Value {
     })
 }
 
+/// The client's address as the middleware resolved it (`TRUST_PROXY`).
 fn client_of(req: &Request) -> String {
-    req.remote_addr()
-        .as_socket_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
+    req.extensions()
+        .get::<crate::http::ClientAddr>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string())
 }
 
 #[OpenApi(prefix_path = "/api/v1")]
@@ -297,12 +298,12 @@ impl IdentApi {
 
     /// Exchange `{identity, secret}` for an ident token.
     #[oai(path = "/ident", method = "post", tag = "Tag::Ident")]
-    async fn login(&self, body: Json<Value>) -> Result<TokenCreated> {
+    async fn login(&self, body: Json<Value>, req: &Request) -> Result<TokenCreated> {
         let mut violations = Violations::default();
         let identity = uuid_property(&body.0, "identity", &mut violations);
         let secret = string_property(&body.0, "secret", &mut violations);
         violations.into_result()?;
-        let token = self.service.login(&identity, &secret).await?;
+        let token = self.service.login(&identity, &secret, &client_of(req)).await?;
         Ok(TokenCreated::Created(Json(IdentToken { identity, token })))
     }
 

@@ -19,6 +19,12 @@ use serde_json::Value;
 pub const CAPTCHA_MAX_FAILURES: u32 = 3;
 /// Redemption attempts per client and minute (transfer tokens).
 pub const REDEEM_LIMIT_PER_MINUTE: u64 = 20;
+/// Default of `POST /ident` attempts per client and minute
+/// (`LOGIN_LIMIT_PER_MINUTE`). Each one costs a bcrypt
+/// verification (~50 ms of a core); a device logs in about once a week
+/// (`IDENT_EXPIRES_IN`), so this is far above honest use, NAT included,
+/// and keeps one client from turning the endpoint into a CPU burner.
+pub const LOGIN_LIMIT_PER_MINUTE: u64 = 30;
 /// `lastActiveAt` is only rewritten when older than this (IDENT_LAST_ACTIVE_DELAY).
 pub const LAST_ACTIVE_GRANULARITY_MINUTES: i64 = 15;
 
@@ -123,9 +129,9 @@ impl Kippenstummel {
         let identity = uuid::Uuid::new_v4().to_string();
         let secret = random_hex(64);
         let to_hash = secret.clone();
-        let secret_hash = tokio::task::spawn_blocking(move || bcrypt::hash(to_hash, 10))
-            .await
-            .map_err(ApiError::internal)?
+        let secret_hash = self
+            .bcrypt(move || bcrypt::hash(to_hash, 10))
+            .await?
             .map_err(ApiError::internal)?;
         let now = Utc::now();
         // Time-ordered, so the leaderboard's tie-break is "oldest first".
@@ -159,7 +165,30 @@ impl Kippenstummel {
     }
 
     /// `POST /ident`: a token for matching credentials.
-    pub async fn login(&self, identity: &str, secret: &str) -> Result<String, ApiError> {
+    /// Runs bcrypt on the blocking pool, at most one per core at a time: the
+    /// pool has hundreds of threads, and unbounded concurrent hashing would
+    /// take every core from every other request.
+    async fn bcrypt<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _slot = self.bcrypt_slots.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+    }
+
+    /// Counts one attempt of `action` by `client`; 429 past `limit` per minute.
+    async fn rate_limit(&self, action: &str, client: &str, limit: u64) -> Result<(), ApiError> {
+        let allowed = self
+            .tokens
+            .hit(&format!("{action}:{client}"), limit, std::time::Duration::from_secs(60))
+            .await
+            .map_err(ApiError::unavailable)?;
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::new(error::THROTTLED))
+        }
+    }
+
+    pub async fn login(&self, identity: &str, secret: &str, client: &str) -> Result<String, ApiError> {
+        self.rate_limit("login", client, self.login_limit).await?;
         let doc = self
             .idents
             .get(identity)
@@ -167,9 +196,9 @@ impl Kippenstummel {
             .map_err(ApiError::unavailable)?
             .ok_or_else(|| ApiError::new(error::UNKNOWN_IDENTITY))?;
         let (secret, hash) = (secret.to_owned(), doc.secret_hash.clone());
-        let matches = tokio::task::spawn_blocking(move || bcrypt::verify(secret, &hash).unwrap_or(false))
-            .await
-            .map_err(ApiError::internal)?;
+        let matches = self
+            .bcrypt(move || bcrypt::verify(secret, &hash).unwrap_or(false))
+            .await?;
         if !matches {
             return Err(ApiError::new(error::UNKNOWN_IDENTITY));
         }
@@ -266,18 +295,7 @@ impl Kippenstummel {
 
     /// `GET /ident/transfer/:token`: exactly one redemption succeeds.
     pub async fn redeem_transfer(&self, token: &str, client: &str) -> Result<Transfer, ApiError> {
-        let allowed = self
-            .tokens
-            .hit(
-                &format!("redeem:{client}"),
-                REDEEM_LIMIT_PER_MINUTE,
-                std::time::Duration::from_secs(60),
-            )
-            .await
-            .map_err(ApiError::unavailable)?;
-        if !allowed {
-            return Err(ApiError::new(error::THROTTLED));
-        }
+        self.rate_limit("redeem", client, REDEEM_LIMIT_PER_MINUTE).await?;
         match self
             .tokens
             .redeem_transfer(token, self.transfer_ttl)

@@ -428,13 +428,18 @@ impl Kippenstummel {
         if v.zoom.fract() != 0.0 {
             return Ok(Vec::new()); // no stored tile has a fractional zoom
         }
+        // Not finite corners find nothing; the validation bounded the count (MAX_VIEWPORT_TILES).
+        let Some(range) = supercluster::TileRange::of_viewport((v.west, v.south), (v.east, v.north), v.zoom as u8)
+        else {
+            return Ok(Vec::new());
+        };
         let Some(ns) = self.active_in(&self.read_models, tiles::NAME).await? else {
             return Ok(Vec::new());
         };
         // Resolved once: every lone machine of the viewport is read from it.
         let machines_ns = self.active_in(&self.documents, cvms::NAME).await?;
         let mut items = Vec::new();
-        for tile in supercluster::tiles_in_viewport((v.west, v.south), (v.east, v.north), v.zoom as u8) {
+        for tile in range.tiles() {
             let key = tiles::tile_key(tile.z, tile.x, tile.y);
             let Some(doc) = self
                 .read_models
@@ -482,6 +487,9 @@ impl Kippenstummel {
         caller: Option<&str>,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<Vec<WithinItem>, ApiError> {
+        if ![v.west, v.south, v.east, v.north].iter().all(|c| c.is_finite()) {
+            return Ok(Vec::new()); // parenthesised corners are NaN and find nothing (19.5)
+        }
         let bbox = BBox::new(v.west, v.south, v.east, v.north);
         let machines: Vec<Value> = self
             .machines()
@@ -500,7 +508,13 @@ impl Kippenstummel {
             lng: m["longitude"].as_f64().unwrap_or_default(),
             lat: m["latitude"].as_f64().unwrap_or_default(),
         });
-        let index = Supercluster::load(ClusterOptions::KIPPENSTUMMEL, points);
+        // Levels below the requested zoom are never read, and a level depends only on the one
+        // above it, so stopping there gives the same clusters for less work.
+        let options = ClusterOptions {
+            min_zoom: (v.zoom.floor() as u8).min(ClusterOptions::KIPPENSTUMMEL.max_zoom),
+            ..ClusterOptions::KIPPENSTUMMEL
+        };
+        let index = Supercluster::load(options, points);
         Ok(index
             .get_clusters(bbox, v.zoom)
             .into_iter()

@@ -14,6 +14,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use projections::rsql::{FieldSet, Filter};
+use projections::supercluster::{TileRange, MAX_VIEWPORT_TILES};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,18 +92,37 @@ fn position(body: &Value, lng: &str, lat: &str, violations: &mut Violations) -> 
 }
 
 /// Validates the viewport parameters of `/cvms/within` (spec 4.10).
+///
+/// An inverted box (south above north, or west east of east) is answered as
+/// its normalised form, which is what the original's tile lookup (min/max of
+/// the corners' tiles) does; unlike the original, the size rule then applies
+/// to it too, so no box escapes the rule by being inverted (bug 29). The rule
+/// bounds a box in kilometres, which near the poles still allows millions of
+/// tiles: a box needing more than [`MAX_VIEWPORT_TILES`] tiles is refused the
+/// same way, before any tile is enumerated.
 fn viewport(bottom_left: Option<&str>, top_right: Option<&str>, zoom: Option<&str>) -> Result<Viewport> {
     let mut violations = Violations::default();
     let zoom_number = zoom.map_or(f64::NAN, js_number);
     let corners = [("bottomLeft", bottom_left), ("topRight", top_right)];
     let both_valid = corners.iter().all(|(_, c)| c.is_some_and(is_lat_long));
-    let (south, west) = bottom_left
+    let (mut south, mut west) = bottom_left
         .filter(|_| both_valid)
         .map_or((f64::NAN, f64::NAN), parse_lat_long);
-    let (north, east) = top_right
+    let (mut north, mut east) = top_right
         .filter(|_| both_valid)
         .map_or((f64::NAN, f64::NAN), parse_lat_long);
-    let small_enough = is_bbox_small_enough(south, west, north, east, zoom_number);
+    // NaN compares false: parenthesised corners stay NaN and find nothing (19.5).
+    if south > north {
+        std::mem::swap(&mut south, &mut north);
+    }
+    if west > east {
+        std::mem::swap(&mut west, &mut east);
+    }
+    let too_many_tiles = (8.0..=18.0).contains(&zoom_number)
+        && zoom_number.fract() == 0.0
+        && TileRange::of_viewport((west, south), (east, north), zoom_number as u8)
+            .is_some_and(|range| range.count() > MAX_VIEWPORT_TILES);
+    let small_enough = is_bbox_small_enough(south, west, north, east, zoom_number) && !too_many_tiles;
     for (name, value) in corners {
         match value {
             None => violations.add(name, "isDefined", format!("{name} should not be null or undefined")),
@@ -480,7 +500,7 @@ impl MachinesApi {
                 Some(violations.take()),
             ));
         }
-        self.service.import(parsed).await?;
+        spawn_import(&self.service, "file", async move { Ok(parsed) });
         Ok(Created::Created)
     }
 
@@ -503,17 +523,13 @@ impl MachinesApi {
             Some(other) => other.to_string(),
         };
         let service = self.service.clone();
-        tokio::spawn(async move {
-            match service.osm.machines_in(&region).await {
-                Ok(found) => {
-                    let entries = found.into_iter().map(|p| (p, None)).collect();
-                    match service.import(entries).await {
-                        Ok(n) => tracing::info!(imported = n, %region, "Imported {n} CVMs from OSM"),
-                        Err(e) => tracing::error!(code = %e.body().code, %region, "OSM import failed"),
-                    }
-                }
-                Err(error) => tracing::error!(%error, %region, "OSM import failed"),
-            }
+        spawn_import(&self.service, "OSM", async move {
+            let found = service
+                .osm
+                .machines_in(&region)
+                .await
+                .map_err(|e| format!("{region}: {e}"))?;
+            Ok(found.into_iter().map(|p| (p, None)).collect())
         });
         Ok(Created::Created)
     }
@@ -568,9 +584,30 @@ impl MachinesApi {
             Some(_) => violations.add("cvms", "isArray", "cvms must be an array".into()),
         }
         violations.into_result()?;
-        self.service.import(entries).await?;
+        spawn_import(&self.service, "manual records", async move { Ok(entries) });
         Ok(Created::Created)
     }
+}
+
+/// Runs an import after the answer (the original's contract: 201 at once,
+/// the import in a worker). An import takes longer than any request may
+/// (REQUEST_TIMEOUT_MS); cut off by it, the import would stop half done.
+fn spawn_import(
+    service: &Arc<Kippenstummel>,
+    source: &'static str,
+    entries: impl std::future::Future<Output = std::result::Result<Vec<(Position, Option<i32>)>, String>> + Send + 'static,
+) {
+    let service = service.clone();
+    tokio::spawn(async move {
+        let outcome = match entries.await {
+            Ok(entries) => service.import(entries).await.map_err(|e| e.body().code.clone()),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(n) => tracing::info!(imported = n, source, "Imported {n} CVMs from {source}"),
+            Err(error) => tracing::error!(%error, source, "import from {source} failed"),
+        }
+    });
 }
 
 /// `multipart/form-data` with the import file in field `file`.

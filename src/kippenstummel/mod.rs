@@ -47,6 +47,10 @@ pub struct Kippenstummel {
     pub admin_tokens: AdminTokens,
     pub captcha_ttl: Duration,
     pub transfer_ttl: Duration,
+    /// `POST /ident` attempts per client and minute.
+    pub login_limit: u64,
+    /// One bcrypt at a time per core (see `identities::Kippenstummel::bcrypt`).
+    bcrypt_slots: tokio::sync::Semaphore,
 }
 
 impl Kippenstummel {
@@ -87,6 +91,10 @@ impl Kippenstummel {
             admin_tokens: AdminTokens::new(&config.jwt_secret),
             captcha_ttl: Duration::from_secs(config.captcha_expires_in),
             transfer_ttl: Duration::from_secs(config.transfer_expires_in),
+            login_limit: config.login_limit_per_minute,
+            bcrypt_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            ),
         }
     }
 

@@ -123,8 +123,11 @@ impl Paging {
         }
     }
 
+    /// Items to skip. Saturates: `page` may be anything up to 2^64 (the
+    /// original has no maximum) and the product must not overflow; a page
+    /// past the end is simply empty.
     pub fn offset(&self) -> usize {
-        (self.page * self.per_page) as usize
+        usize::try_from(self.page.saturating_mul(self.per_page)).unwrap_or(usize::MAX)
     }
 
     pub fn info(&self, total: u64) -> Value {

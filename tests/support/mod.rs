@@ -168,6 +168,9 @@ pub fn stummel(args: &[&str], env: &[(&str, &str)]) -> Command {
         command.env_remove(name);
     }
     command.env("CONFIG_DIR", "/nonexistent-stummel-config");
+    // Tests are a deployment of their own kind; with MongoDB or Redis the
+    // service refuses to guess NODE_ENV. (An empty value counts as unset.)
+    command.env("NODE_ENV", "test");
     for (k, v) in env {
         command.env(k, v);
     }

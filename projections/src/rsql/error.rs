@@ -65,6 +65,10 @@ pub enum InvalidFilter {
     UnexpectedToken { at: usize, found: String },
     #[error("the filter nests deeper than {max} levels")]
     TooDeep { max: usize },
+    #[error("the filter is longer than {max} bytes")]
+    TooLong { max: usize },
+    #[error("the filter has more than {max} comparisons and list values")]
+    TooManyTerms { max: usize },
     /// Verbose (`=lt=` …) and custom operators the field accepts but the
     /// translation does not know (spec 8.2, bug 19.20).
     #[error("operator `{operator}` cannot be translated")]

@@ -24,15 +24,33 @@ use super::lexer::{tokenize, Lexeme, Token};
 /// `a;b;c;…` nests one level per operator, so this allows 33 conditions in a row.
 pub const MAX_DEPTH: usize = 32;
 
+/// Longest accepted filter, in bytes, checked before anything is allocated for
+/// it. Enough for a hundred UUIDs in one `=in=` list; the tokens, the tree and
+/// the translated query all grow with the input, so it bounds them all.
+pub const MAX_FILTER_BYTES: usize = 4096;
+
+/// Most comparisons (and list values, counted together) in one filter. Depth
+/// alone does not bound them (a balanced tree of depth 32 has 2^32 leaves),
+/// and every document a filter is evaluated on costs one test per comparison
+/// and list value.
+pub const MAX_TERMS: usize = 128;
+
 /// Parses a filter. Empty (or whitespace-only) input is an error here; the
 /// HTTP layer treats an absent or empty `filter` parameter as "no filter"
 /// before calling this (see [`super::FieldSet::compile_param`]).
 pub fn parse(input: &str) -> Result<Expr, InvalidFilter> {
+    if input.len() > MAX_FILTER_BYTES {
+        return Err(InvalidFilter::TooLong { max: MAX_FILTER_BYTES });
+    }
     let lexemes = tokenize(input)?;
     if lexemes.len() == 1 {
         return Err(InvalidFilter::Empty);
     }
-    let mut parser = Parser { lexemes, next: 0 };
+    let mut parser = Parser {
+        lexemes,
+        next: 0,
+        terms: 0,
+    };
     let (expr, _) = parser.or(0)?;
     parser.expect_end()?;
     Ok(expr)
@@ -41,6 +59,8 @@ pub fn parse(input: &str) -> Result<Expr, InvalidFilter> {
 struct Parser {
     lexemes: Vec<Lexeme>,
     next: usize,
+    /// Comparisons and list values so far (at most [`MAX_TERMS`]).
+    terms: usize,
 }
 
 /// An expression and the depth of its logic tree.
@@ -152,6 +172,10 @@ impl Parser {
     }
 
     fn value(&mut self) -> Result<String, InvalidFilter> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(InvalidFilter::TooManyTerms { max: MAX_TERMS });
+        }
         match self.peek().clone() {
             Token::Unquoted(text) | Token::Quoted(text) => {
                 self.advance();
@@ -410,6 +434,33 @@ mod tests {
             Err(InvalidFilter::TooDeep { max: MAX_DEPTH })
         );
         // Far beyond any stack: refused at once, without recursing that deep.
-        assert_eq!(parse(&nested(100_000)), Err(InvalidFilter::TooDeep { max: MAX_DEPTH }));
+        assert_eq!(parse(&nested(2_000)), Err(InvalidFilter::TooDeep { max: MAX_DEPTH }));
+        assert_eq!(
+            parse(&nested(100_000)),
+            Err(InvalidFilter::TooLong { max: MAX_FILTER_BYTES })
+        );
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        // A balanced tree stays within the depth limit with any number of leaves.
+        fn balanced(levels: u32) -> String {
+            if levels == 0 {
+                "a==1".into()
+            } else {
+                let half = balanced(levels - 1);
+                format!("({half},{half})")
+            }
+        }
+        assert!(parse(&balanced(7)).is_ok(), "128 comparisons");
+        assert_eq!(parse(&balanced(8)), Err(InvalidFilter::TooManyTerms { max: MAX_TERMS }));
+        let list = |n: usize| format!("id=in=({})", vec!["x"; n].join(","));
+        assert!(parse(&list(MAX_TERMS)).is_ok());
+        assert_eq!(
+            parse(&list(MAX_TERMS + 1)),
+            Err(InvalidFilter::TooManyTerms { max: MAX_TERMS })
+        );
+        let long = format!("id=='{}'", "x".repeat(MAX_FILTER_BYTES));
+        assert_eq!(parse(&long), Err(InvalidFilter::TooLong { max: MAX_FILTER_BYTES }));
     }
 }

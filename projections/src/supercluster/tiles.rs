@@ -83,19 +83,57 @@ pub fn tiles_to_recompute(positions: impl IntoIterator<Item = (f64, f64)>) -> Ve
     tiles
 }
 
+/// Most tiles one viewport may cover. The bbox size rule (spec 4.10) bounds a viewport in
+/// kilometres, which bounds its tiles to about 33 × 33 near the equator but not near the
+/// poles, where a tile shrinks with cos(latitude) (at 89.99° a 5 km box spans ~190,000 tile
+/// columns at zoom 18). 64 × 64 accepts every full-size box of the rule up to ~59° latitude
+/// and any real screen anywhere (a 4K screen shows 15 × 9 tiles), and bounds the tile reads
+/// of one request.
+pub const MAX_VIEWPORT_TILES: u64 = 64 * 64;
+
 /// Spec 10.3 step 1: the stored tiles a viewport needs at an integer `zoom`: every x from the
 /// smaller to the larger tile column of the two corners, and within each column every y, both
 /// inclusive. (A fractional zoom matches no stored tile; the caller answers it with no tiles.)
-pub fn tiles_in_viewport(bottom_left: (f64, f64), top_right: (f64, f64), zoom: u8) -> Vec<TileId> {
-    let (west, south) = bottom_left;
-    let (east, north) = top_right;
-    let min = tile(north, west, zoom);
-    let max = tile(south, east, zoom);
-    let (x_from, x_to) = (min.x.min(max.x), min.x.max(max.x));
-    let (y_from, y_to) = (min.y.min(max.y), min.y.max(max.y));
-    (x_from..=x_to)
-        .flat_map(|x| (y_from..=y_to).map(move |y| TileId { z: zoom, x, y }))
-        .collect()
+/// The range is computed from the corners alone, so its size is known before any tile is
+/// enumerated: callers check [`TileRange::count`] against [`MAX_VIEWPORT_TILES`] first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileRange {
+    pub z: u8,
+    pub x: (i64, i64),
+    pub y: (i64, i64),
+}
+
+impl TileRange {
+    /// The range of a viewport given as (lng, lat) corners; `None` when a corner is not finite
+    /// (the original turns parenthesised coordinates into NaN and finds nothing: spec 19.5).
+    pub fn of_viewport(bottom_left: (f64, f64), top_right: (f64, f64), zoom: u8) -> Option<Self> {
+        let (west, south) = bottom_left;
+        let (east, north) = top_right;
+        if ![west, south, east, north].iter().all(|c| c.is_finite()) {
+            return None;
+        }
+        let min = tile(north, west, zoom);
+        let max = tile(south, east, zoom);
+        Some(Self {
+            z: zoom,
+            x: (min.x.min(max.x), min.x.max(max.x)),
+            y: (min.y.min(max.y), min.y.max(max.y)),
+        })
+    }
+
+    /// How many tiles the range holds, at least one (saturating: a corner at ±90° gives rows far outside
+    /// `0..2^z`, and the product must not overflow before it is compared).
+    pub fn count(&self) -> u64 {
+        let span = |(from, to): (i64, i64)| (to.abs_diff(from)).saturating_add(1);
+        span(self.x).saturating_mul(span(self.y))
+    }
+
+    /// The tiles, column by column.
+    pub fn tiles(&self) -> impl Iterator<Item = TileId> + '_ {
+        let z = self.z;
+        let (y_from, y_to) = self.y;
+        (self.x.0..=self.x.1).flat_map(move |x| (y_from..=y_to).map(move |y| TileId { z, x, y }))
+    }
 }
 
 /// One element of a `cvm-tiles` document's `clusters` array.
@@ -203,13 +241,32 @@ mod tests {
 
     #[test]
     fn viewport_tiles_span_min_to_max_inclusive() {
-        let tiles = tiles_in_viewport((8.35, 48.97), (8.46, 49.05), 12);
+        let range = TileRange::of_viewport((8.35, 48.97), (8.46, 49.05), 12).expect("finite corners");
+        let tiles: Vec<TileId> = range.tiles().collect();
         let (min, max) = (tile(49.05, 8.35, 12), tile(48.97, 8.46, 12));
         let expected = ((max.x - min.x + 1) * (max.y - min.y + 1)) as usize;
         assert!(expected > 1);
         assert_eq!(tiles.len(), expected);
+        assert_eq!(range.count(), expected as u64);
         assert_eq!(tiles.first(), Some(&min));
         assert_eq!(tiles.last(), Some(&max));
+    }
+
+    #[test]
+    fn viewport_ranges_are_sized_before_enumeration() {
+        // 5 km tall at 89.99°: the rule accepts it, the tile count is astronomical.
+        let polar = TileRange::of_viewport((-179.0, 89.95), (179.0, 89.999), 18).expect("finite");
+        assert!(polar.count() > MAX_VIEWPORT_TILES, "{polar:?}");
+        // Corners at the poles give rows outside 0..2^z; the length saturates instead of overflowing.
+        let poles = TileRange::of_viewport((-180.0, -90.0), (180.0, 90.0), 18).expect("finite");
+        assert!(poles.count() > MAX_VIEWPORT_TILES);
+        assert_eq!(TileRange::of_viewport((f64::NAN, 1.0), (2.0, 3.0), 12), None);
+        assert_eq!(TileRange::of_viewport((1.0, 1.0), (2.0, f64::INFINITY), 12), None);
+        // An inverted box covers the same tiles as its normalised form (spec 10.3 takes min/max).
+        assert_eq!(
+            TileRange::of_viewport((8.46, 49.05), (8.35, 48.97), 12),
+            TileRange::of_viewport((8.35, 48.97), (8.46, 49.05), 12)
+        );
     }
 
     fn lone(id: &'static str) -> ClusterOrPoint<&'static str> {
