@@ -3,7 +3,9 @@
 #
 # Installs what the tests need when it is missing (redis-server, from
 # Debian's packages; each Redis test starts its own server on a free port in
-# a temporary directory). The MongoDB tests are #[ignore]d unless
+# a temporary directory; schemathesis, from PyPI, into target/). After the
+# cargo tests, scripts/schemathesis.sh fuzzes the built binary through its
+# OpenAPI document (STUMMEL_SKIP_SCHEMATHESIS=1 skips that). The MongoDB tests are #[ignore]d unless
 # STUMMEL_TEST_MONGO_URI names a MongoDB-compatible server: then they run
 # too, each against a fresh database that is dropped afterwards.
 set -euo pipefail
@@ -26,3 +28,8 @@ else
 fi
 
 cargo test --workspace --locked "$@" "${extra[@]}"
+
+# The binary the tests just built, fuzzed through its OpenAPI document.
+if [ "${STUMMEL_SKIP_SCHEMATHESIS:-}" != 1 ]; then
+  SCHEMATHESIS_EXAMPLES=${SCHEMATHESIS_EXAMPLES:-50} scripts/schemathesis.sh
+fi

@@ -65,6 +65,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `POST /ident` attempts per client and minute (each costs a bcrypt).
     pub login_limit_per_minute: u64,
+    /// `GET /captcha` calls per client and minute.
+    pub captcha_limit_per_minute: u64,
     /// `NODE_ENV` was not set (development assumed; see [`Config::from_source`]).
     pub node_env_defaulted: bool,
 }
@@ -306,6 +308,12 @@ impl Config {
             login_limit_per_minute: src.number(
                 "LOGIN_LIMIT_PER_MINUTE",
                 crate::kippenstummel::identities::LOGIN_LIMIT_PER_MINUTE,
+                1,
+                1_000_000,
+            )?,
+            captcha_limit_per_minute: src.number(
+                "CAPTCHA_LIMIT_PER_MINUTE",
+                crate::kippenstummel::identities::CAPTCHA_LIMIT_PER_MINUTE,
                 1,
                 1_000_000,
             )?,

@@ -43,6 +43,7 @@ impl Api {
             ("JWT_SECRET", JWT_SECRET),
             // The tests log in far more often than a person; one test checks the limit.
             ("LOGIN_LIMIT_PER_MINUTE", "1000000"),
+            ("CAPTCHA_LIMIT_PER_MINUTE", "1000000"),
         ];
         if let Some((_, mongo_uri)) = &mongo {
             env.push(("MONGO_URI", mongo_uri.as_str()));

@@ -24,4 +24,4 @@ pub use changeset::ChangeSet;
 pub use event::{EventSource, RecordedEvent, SourceError};
 pub use projection::{Projection, ProjectionError};
 pub use runtime::{ProjectionState, ProjectionStatus, Projector, ProjectorConfig, RebuildReport, RunError};
-pub use store::{ActiveModel, Change, Namespace, ReadStore, StoreError};
+pub use store::{bounded_range, ActiveModel, Change, Namespace, ReadStore, StoreError, MAX_RANGE_INDEX};

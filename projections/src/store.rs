@@ -70,6 +70,18 @@ pub enum StoreError {
     Other(String),
 }
 
+/// Sorted-set pages starting beyond this offset are empty in every store, and
+/// longer pages are cut to it. Stores count in signed 64-bit integers (SQLite
+/// `OFFSET`, Redis indexes, MongoDB `skip`), where a larger client-given page
+/// would wrap around to a negative index and answer the wrong page; with both
+/// bounds at 2^62, `offset + limit` cannot overflow. No set is that large.
+pub const MAX_RANGE_INDEX: usize = 1 << 62;
+
+/// `(offset, limit)` as a store may use them, or `None` for an empty page.
+pub fn bounded_range(offset: usize, limit: usize) -> Option<(usize, usize)> {
+    (limit > 0 && offset <= MAX_RANGE_INDEX).then_some((offset, limit.min(MAX_RANGE_INDEX)))
+}
+
 #[async_trait]
 pub trait ReadStore: Send + Sync {
     /// "redis", "mongodb" or "embedded".
@@ -80,7 +92,8 @@ pub trait ReadStore: Send + Sync {
     /// Every document of a collection, ordered by key.
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError>;
     async fn zscore(&self, ns: &Namespace, set: &str, member: &str) -> Result<Option<f64>, StoreError>;
-    /// Members by descending score (ties by member, descending), `offset`/`limit` paged.
+    /// Members by descending score (ties by member, descending), `offset`/`limit` paged
+    /// (see [`bounded_range`]).
     async fn zrange_desc(
         &self,
         ns: &Namespace,

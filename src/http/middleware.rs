@@ -4,6 +4,7 @@
 
 use super::error::ErrorKind;
 use crate::metrics::Metrics;
+use futures_util::FutureExt;
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 use std::sync::Arc;
@@ -141,13 +142,24 @@ pub async fn around<E: Endpoint>(ep: Arc<E>, mut req: Request, settings: Setting
         Err(_elapsed) => REQUEST_TIMEOUT.response(&path, None),
         Ok(Err(response)) => response,
         Ok(Ok(req)) => {
-            let call = super::error::REQUEST.scope(context, ep.call(req));
+            // A panicking handler is a bug, answered 500 with the standard body and logged,
+            // instead of a connection closed without an answer.
+            let call = std::panic::AssertUnwindSafe(super::error::REQUEST.scope(context, ep.call(req))).catch_unwind();
             match tokio::time::timeout_at(deadline, call.instrument(span.clone())).await {
                 Err(_elapsed) => {
                     span.in_scope(|| tracing::error!(timeout_ms = timeout.as_millis() as u64, "request timed out"));
                     super::error::UNAVAILABLE.response(&path, None)
                 }
-                Ok(outcome) => error_response(outcome, &path, &span),
+                Ok(Err(panic)) => {
+                    let cause = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("a panic");
+                    span.in_scope(|| tracing::error!(cause, "request handler panicked"));
+                    super::error::INTERNAL.response(&path, None)
+                }
+                Ok(Ok(outcome)) => error_response(outcome, &path, &span),
             }
         }
     };

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the request middleware, the OpenAPI document.
 
 mod client_ip;
+pub mod documented;
 pub mod error;
 mod health;
 mod middleware;

@@ -2,9 +2,14 @@
 //! `/api/v1/kmc/ident`). Parsing and validation here; the use cases live in
 //! `identities.rs`.
 
+use super::contract::{
+    AdminAuthorization, CaptchaScope, CaptchaStamp, Filter as FilterParam, IdentHeader, Identity, LoginInput, Page,
+    PageInfo, PerPage, TransferInput, TransferTokenParam, TrustedInput, UsernameInput,
+};
 use super::identities::{iso, IdentInfo};
 use super::validation::{is_defined, is_uuid, Paging, Violations};
 use super::Kippenstummel;
+use crate::http::documented::{Body, Param};
 use crate::http::error::{self, ApiError};
 use aggregates::kippenstummel::username::validate_username;
 use poem::Request;
@@ -124,26 +129,6 @@ impl From<IdentInfo> for KmcIdentInfo {
 
 #[derive(Object)]
 #[oai(rename_all = "camelCase")]
-pub struct PageInfo {
-    page: u64,
-    per_page: u64,
-    total_elements: u64,
-    total_pages: u64,
-}
-
-impl PageInfo {
-    fn new(paging: &Paging, total: u64) -> Self {
-        Self {
-            page: paging.page,
-            per_page: paging.per_page,
-            total_elements: total,
-            total_pages: total.div_ceil(paging.per_page),
-        }
-    }
-}
-
-#[derive(Object)]
-#[oai(rename_all = "camelCase")]
 pub struct LeaderboardEntry {
     identity: String,
     #[oai(skip_serializing_if_is_none)]
@@ -231,7 +216,7 @@ fn string_property(body: &Value, name: &str, violations: &mut Violations) -> Str
     }
 }
 
-fn paging(page: &Query<Option<String>>, per_page: &Query<Option<String>>) -> Result<Paging> {
+fn paging(page: &Query<Param<Page>>, per_page: &Query<Param<PerPage>>) -> Result<Paging> {
     let mut violations = Violations::default();
     let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
     violations.into_result()?;
@@ -272,16 +257,17 @@ impl IdentApi {
     /// `POST /ident/transfer` (scope `transfer`). Single use; three wrong
     /// answers kill it.
     #[oai(path = "/captcha", method = "get", tag = "Tag::Ident")]
-    async fn captcha(&self, scope: Query<Option<String>>) -> Result<Json<CaptchaChallenge>> {
+    async fn captcha(&self, scope: Query<Param<CaptchaScope>>, req: &Request) -> Result<Json<CaptchaChallenge>> {
         let scope = scope
             .0
+             .0
             .filter(|s| s == "registration" || s == "transfer")
             .ok_or_else(|| {
                 let mut violations = Violations::default();
                 violations.add("scope", "isEnum", "scope must be one of the following values: ".into());
                 violations.into_result().unwrap_err()
             })?;
-        let challenge = self.service.new_captcha(&scope).await?;
+        let challenge = self.service.new_captcha(&scope, &client_of(req)).await?;
         Ok(Json(CaptchaChallenge {
             id: challenge.id,
             content: challenge.content,
@@ -290,7 +276,10 @@ impl IdentApi {
 
     /// Issue a new anonymous identity (captcha stamp of scope `registration`).
     #[oai(path = "/ident", method = "get", tag = "Tag::Ident")]
-    async fn issue(&self, #[oai(name = "x-captcha")] captcha: Header<Option<String>>) -> Result<Json<Credentials>> {
+    async fn issue(
+        &self,
+        #[oai(name = "x-captcha")] captcha: Header<Param<CaptchaStamp>>,
+    ) -> Result<Json<Credentials>> {
         self.service.check_captcha(captcha.0.as_deref(), "registration").await?;
         let (identity, secret) = self.service.issue_identity().await?;
         Ok(Json(Credentials { identity, secret }))
@@ -298,7 +287,7 @@ impl IdentApi {
 
     /// Exchange `{identity, secret}` for an ident token.
     #[oai(path = "/ident", method = "post", tag = "Tag::Ident")]
-    async fn login(&self, body: Json<Value>, req: &Request) -> Result<TokenCreated> {
+    async fn login(&self, body: Json<Body<LoginInput>>, req: &Request) -> Result<TokenCreated> {
         let mut violations = Violations::default();
         let identity = uuid_property(&body.0, "identity", &mut violations);
         let secret = string_property(&body.0, "secret", &mut violations);
@@ -309,14 +298,18 @@ impl IdentApi {
 
     /// The caller's identity with credibility and karma.
     #[oai(path = "/ident/me", method = "get", tag = "Tag::Ident")]
-    async fn me(&self, #[oai(name = "x-ident")] ident: Header<Option<String>>) -> Result<Json<IdentInfoBody>> {
+    async fn me(&self, #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>) -> Result<Json<IdentInfoBody>> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         Ok(Json(self.service.info(doc).await?.into()))
     }
 
     /// Set (`{"username": "..."}`) or clear (`{"username": null}`) the display username.
     #[oai(path = "/ident/me", method = "patch", tag = "Tag::Ident")]
-    async fn update_me(&self, #[oai(name = "x-ident")] ident: Header<Option<String>>, body: Json<Value>) -> Result<()> {
+    async fn update_me(
+        &self,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        body: Json<Body<UsernameInput>>,
+    ) -> Result<()> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         match field(&body.0, "username") {
             // Absent: nothing to change (the original assigned a suffix anyway: bug 18).
@@ -339,9 +332,9 @@ impl IdentApi {
     #[oai(path = "/ident/transfer", method = "post", tag = "Tag::Ident")]
     async fn request_transfer(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        #[oai(name = "x-captcha")] captcha: Header<Option<String>>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        #[oai(name = "x-captcha")] captcha: Header<Param<CaptchaStamp>>,
+        body: Json<Body<TransferInput>>,
     ) -> Result<TransferCreated> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         self.service.check_captcha(captcha.0.as_deref(), "transfer").await?;
@@ -359,8 +352,12 @@ impl IdentApi {
 
     /// Redeem a transfer token; only the first redemption succeeds.
     #[oai(path = "/ident/transfer/:token", method = "get", tag = "Tag::Ident")]
-    async fn redeem_transfer(&self, token: Path<String>, req: &Request) -> Result<Json<TransferredSecret>> {
-        let transfer = self.service.redeem_transfer(&token.0, &client_of(req)).await?;
+    async fn redeem_transfer(
+        &self,
+        token: Path<Param<TransferTokenParam>>,
+        req: &Request,
+    ) -> Result<Json<TransferredSecret>> {
+        let transfer = self.service.redeem_transfer(token.0.value(), &client_of(req)).await?;
         Ok(Json(TransferredSecret {
             identity: transfer.identity,
             encrypted_secret: transfer.encrypted_secret,
@@ -371,8 +368,8 @@ impl IdentApi {
     #[oai(path = "/ident/leaderboard", method = "get", tag = "Tag::Ident")]
     async fn leaderboard(
         &self,
-        page: Query<Option<String>>,
-        #[oai(name = "perPage")] per_page: Query<Option<String>>,
+        page: Query<Param<Page>>,
+        #[oai(name = "perPage")] per_page: Query<Param<PerPage>>,
     ) -> Result<Json<LeaderboardPage>> {
         let paging = paging(&page, &per_page)?;
         let (entries, total) = self
@@ -398,9 +395,9 @@ impl IdentApi {
     #[oai(path = "/karma/me", method = "get", tag = "Tag::Ident")]
     async fn karma(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        page: Query<Option<String>>,
-        #[oai(name = "perPage")] per_page: Query<Option<String>>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        page: Query<Param<Page>>,
+        #[oai(name = "perPage")] per_page: Query<Param<PerPage>>,
     ) -> Result<Json<KarmaPage>> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         let paging = paging(&page, &per_page)?;
@@ -428,10 +425,10 @@ impl IdentApi {
     #[oai(path = "/kmc/ident", method = "get", tag = "Tag::KmcIdent")]
     async fn kmc_list(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        page: Query<Option<String>>,
-        #[oai(name = "perPage")] per_page: Query<Option<String>>,
-        filter: Query<Option<String>>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        page: Query<Param<Page>>,
+        #[oai(name = "perPage")] per_page: Query<Param<PerPage>>,
+        filter: Query<Param<FilterParam>>,
     ) -> Result<Json<KmcIdentPage>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let paging = paging(&page, &per_page)?;
@@ -459,14 +456,14 @@ impl IdentApi {
     #[oai(path = "/kmc/ident/:id", method = "get", tag = "Tag::KmcIdent")]
     async fn kmc_get(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        id: Path<String>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        id: Path<Param<Identity>>,
     ) -> Result<Json<IdentInfoBody>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let doc = self
             .service
             .idents
-            .get(&id.0)
+            .get(id.0.value())
             .await
             .map_err(ApiError::unavailable)?
             .ok_or_else(|| ApiError::new(error::NOT_FOUND))?;
@@ -477,15 +474,15 @@ impl IdentApi {
     #[oai(path = "/kmc/ident/:id", method = "patch", tag = "Tag::KmcIdent")]
     async fn kmc_patch(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        id: Path<Param<Identity>>,
+        body: Json<Body<TrustedInput>>,
     ) -> Result<()> {
         self.service.require_admin(authorization.0.as_deref())?;
         match field(&body.0, "trusted") {
             None | Some(Value::Null) => Ok(()),
             Some(Value::Bool(trusted)) => {
-                if self.service.set_trusted(&id.0, *trusted).await? {
+                if self.service.set_trusted(id.0.value(), *trusted).await? {
                     Ok(())
                 } else {
                     Err(ApiError::new(error::NOT_FOUND))
@@ -503,10 +500,10 @@ impl IdentApi {
     #[oai(path = "/kmc/ident/:id", method = "delete", tag = "Tag::KmcIdent")]
     async fn kmc_delete(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        id: Path<String>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        id: Path<Param<Identity>>,
     ) -> Result<()> {
         self.service.require_admin(authorization.0.as_deref())?;
-        self.service.erase(&id.0).await
+        self.service.erase(id.0.value()).await
     }
 }

@@ -25,6 +25,10 @@ pub const REDEEM_LIMIT_PER_MINUTE: u64 = 20;
 /// (`IDENT_EXPIRES_IN`), so this is far above honest use, NAT included,
 /// and keeps one client from turning the endpoint into a CPU burner.
 pub const LOGIN_LIMIT_PER_MINUTE: u64 = 30;
+/// Default of `GET /captcha` calls per client and minute
+/// (`CAPTCHA_LIMIT_PER_MINUTE`): a person needs one per registration or
+/// transfer; each renders an image and stores a challenge for its TTL.
+pub const CAPTCHA_LIMIT_PER_MINUTE: u64 = 30;
 /// `lastActiveAt` is only rewritten when older than this (IDENT_LAST_ACTIVE_DELAY).
 pub const LAST_ACTIVE_GRANULARITY_MINUTES: i64 = 15;
 
@@ -45,10 +49,11 @@ fn metadata(reference: &str) -> CommandMetadata {
 }
 
 impl Kippenstummel {
-    pub async fn new_captcha(&self, scope: &str) -> Result<captcha::Challenge, ApiError> {
-        let challenge = tokio::task::spawn_blocking(captcha::generate)
-            .await
-            .map_err(ApiError::internal)?;
+    /// `GET /captcha`: rendering costs CPU and every challenge is stored
+    /// until it expires, so both are limited per client.
+    pub async fn new_captcha(&self, scope: &str, client: &str) -> Result<captcha::Challenge, ApiError> {
+        self.rate_limit("captcha", client, self.captcha_limit).await?;
+        let challenge = self.cpu_bound(captcha::generate).await?;
         let stored = Challenge {
             text: challenge.text.clone(),
             scope: scope.to_owned(),
@@ -130,7 +135,7 @@ impl Kippenstummel {
         let secret = random_hex(64);
         let to_hash = secret.clone();
         let secret_hash = self
-            .bcrypt(move || bcrypt::hash(to_hash, 10))
+            .cpu_bound(move || bcrypt::hash(to_hash, 10))
             .await?
             .map_err(ApiError::internal)?;
         let now = Utc::now();
@@ -165,11 +170,12 @@ impl Kippenstummel {
     }
 
     /// `POST /ident`: a token for matching credentials.
-    /// Runs bcrypt on the blocking pool, at most one per core at a time: the
-    /// pool has hundreds of threads, and unbounded concurrent hashing would
-    /// take every core from every other request.
-    async fn bcrypt<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let _slot = self.bcrypt_slots.acquire().await.map_err(ApiError::internal)?;
+    /// Runs CPU-bound work (bcrypt, captcha images) on the blocking pool, at
+    /// most one per core at a time: the pool has hundreds of threads, and
+    /// unbounded concurrent hashing would take every core from every other
+    /// request.
+    async fn cpu_bound<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _slot = self.cpu_slots.acquire().await.map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
     }
 
@@ -197,7 +203,7 @@ impl Kippenstummel {
             .ok_or_else(|| ApiError::new(error::UNKNOWN_IDENTITY))?;
         let (secret, hash) = (secret.to_owned(), doc.secret_hash.clone());
         let matches = self
-            .bcrypt(move || bcrypt::verify(secret, &hash).unwrap_or(false))
+            .cpu_bound(move || bcrypt::verify(secret, &hash).unwrap_or(false))
             .await?;
         if !matches {
             return Err(ApiError::new(error::UNKNOWN_IDENTITY));

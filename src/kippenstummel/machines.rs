@@ -1,6 +1,7 @@
 //! Machine (CVM) use cases (spec 4.10–4.16, 5.1, 9.4): commands through the
 //! CVM aggregate, queries over the `cvms` and `cvm-tiles` read models.
 
+use super::contract::{CvmCluster, CvmView, RecentlyReported, VoteKind, WithinItem};
 use super::reservation::{same_machine_box, SAME_MACHINE_KM};
 use super::Kippenstummel;
 use crate::event_store::{CommandError, CommandMetadata};
@@ -19,27 +20,6 @@ use std::sync::Arc;
 const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Windows of `recentlyReported` and `alreadyVoted` (RECENTLY_REPORTED_PERIOD, CVM_VOTE_DELAY).
 const RECENT_DAYS: i64 = 7;
-
-/// One element of a `/cvms/within` answer.
-pub enum WithinItem {
-    Cluster { longitude: f64, latitude: f64, count: u64 },
-    Machine(Value),
-}
-
-impl WithinItem {
-    pub fn to_json(&self) -> Value {
-        match self {
-            WithinItem::Cluster {
-                longitude,
-                latitude,
-                count,
-            } => {
-                json!({"cluster": true, "longitude": longitude, "latitude": latitude, "count": count})
-            }
-            WithinItem::Machine(m) => m.clone(),
-        }
-    }
-}
 
 pub struct Viewport {
     pub south: f64,
@@ -72,14 +52,16 @@ fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
 }
 
 /// `recentlyReported` counts of a `cvms` document (reports of the last 7 days).
-fn recently_reported(doc: &Value, since: DateTime<Utc>) -> Value {
-    let mut counts = json!({"missing": 0, "spam": 0, "inactive": 0, "inaccessible": 0});
+fn recently_reported(doc: &Value, since: DateTime<Utc>) -> RecentlyReported {
+    let mut counts = RecentlyReported::default();
     for report in doc["reports"].as_array().into_iter().flatten() {
         if parse_time(&report["createdAt"]).is_some_and(|t| t >= since) {
-            if let Some(kind) = report["type"].as_str() {
-                if let Some(n) = counts.get_mut(kind) {
-                    *n = json!(n.as_u64().unwrap_or(0) + 1);
-                }
+            match report["type"].as_str() {
+                Some("missing") => counts.missing += 1,
+                Some("spam") => counts.spam += 1,
+                Some("inactive") => counts.inactive += 1,
+                Some("inaccessible") => counts.inaccessible += 1,
+                _ => {}
             }
         }
     }
@@ -87,37 +69,39 @@ fn recently_reported(doc: &Value, since: DateTime<Utc>) -> Value {
 }
 
 /// The caller's most recent vote type on the machine within 7 days.
-fn already_voted(doc: &Value, reference: &str, since: DateTime<Utc>) -> Option<String> {
+fn already_voted(doc: &Value, reference: &str, since: DateTime<Utc>) -> Option<VoteKind> {
     doc["votes"]
         .as_array()?
         .iter()
         .filter(|v| v["identity"] == reference && parse_time(&v["createdAt"]).is_some_and(|t| t >= since))
         .max_by_key(|v| parse_time(&v["createdAt"]))
-        .and_then(|v| v["type"].as_str().map(str::to_owned))
+        .and_then(|v| match v["type"].as_str() {
+            Some("upvote") => Some(VoteKind::Upvote),
+            Some("downvote") => Some(VoteKind::Downvote),
+            _ => None,
+        })
 }
 
-/// CvmProjection (spec 4, property order is contract). `position` overrides
-/// the document's position (tiles show the position at computation time).
-pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)>) -> Value {
+/// CvmProjection (spec 4) of a `cvms` document. `position` overrides the
+/// document's position (tiles show the position at computation time).
+pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)>) -> CvmView {
     let since = Utc::now() - Duration::days(RECENT_DAYS);
     let (longitude, latitude) = position.unwrap_or((
         doc["longitude"].as_f64().unwrap_or_default(),
         doc["latitude"].as_f64().unwrap_or_default(),
     ));
-    let mut p = json!({
-        "id": doc["aggregateId"],
-        "longitude": longitude,
-        "latitude": latitude,
-        "score": doc["score"],
-        "imported": doc["imported"],
-        "recentlyReported": recently_reported(doc, since),
-    });
-    if let Some(vote) = caller.and_then(|r| already_voted(doc, r, since)) {
-        p["alreadyVoted"] = json!(vote);
+    let text = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+    CvmView {
+        id: text("aggregateId"),
+        longitude,
+        latitude,
+        score: doc["score"].as_i64().unwrap_or_default(),
+        imported: doc["imported"].as_bool().unwrap_or_default(),
+        recently_reported: recently_reported(doc, since),
+        already_voted: caller.and_then(|r| already_voted(doc, r, since)),
+        created_at: text("createdAt"),
+        updated_at: text("updatedAt"),
     }
-    p["createdAt"] = doc["createdAt"].clone();
-    p["updatedAt"] = doc["updatedAt"].clone();
-    p
 }
 
 /// Adds the GeoJSON `position` the RSQL evaluator reads (`bbox` filters) to
@@ -455,11 +439,12 @@ impl Kippenstummel {
                     entry["latitude"].as_f64().unwrap_or_default(),
                 );
                 match entry["cvm"].as_str() {
-                    None => items.push(WithinItem::Cluster {
+                    None => items.push(WithinItem::Cluster(CvmCluster {
+                        cluster: true,
                         longitude: lng,
                         latitude: lat,
                         count: entry["count"].as_u64().unwrap_or(1),
-                    }),
+                    })),
                     Some(id) => {
                         let machine = match &machines_ns {
                             Some(m) => self
@@ -519,11 +504,12 @@ impl Kippenstummel {
             .get_clusters(bbox, v.zoom)
             .into_iter()
             .map(|item| match item {
-                ClusterOrPoint::Cluster(c) => WithinItem::Cluster {
+                ClusterOrPoint::Cluster(c) => WithinItem::Cluster(CvmCluster {
+                    cluster: true,
                     longitude: c.lng,
                     latitude: c.lat,
                     count: u64::from(c.count),
-                },
+                }),
                 ClusterOrPoint::Point(p) => WithinItem::Machine(projection(&machines[p.id], caller, None)),
             })
             .collect())

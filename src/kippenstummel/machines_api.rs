@@ -1,12 +1,18 @@
 //! HTTP endpoints for machines (`/api/v1/cvms`, `/api/v1/kmc/cvms`).
 
 use super::api::filter_error;
-use super::machines::{projection, Viewport, WithinItem};
+use super::contract::{
+    AdminAuthorization, CvmPage, CvmView, Filter as FilterParam, IdentHeader, LatLong, MachineId, ManualImportInput,
+    OptionalIdentHeader, OsmImportInput, Page, PageInfo, PerPage, PositionInput, ReportInput, RepositionInput,
+    WithinItem, Zoom,
+};
+use super::machines::{projection, Viewport};
 use super::validation::coordinates::{
     is_bbox_small_enough, is_lat_long, is_latitude_number, is_longitude_number, parse_lat_long,
 };
 use super::validation::{is_defined, js_number, Paging, Violations};
 use super::Kippenstummel;
+use crate::http::documented::{Body, Param};
 use crate::http::error::{self, ApiError};
 use aggregates::kippenstummel::cvm::ReportType;
 use aggregates::kippenstummel::geo::Position;
@@ -194,7 +200,7 @@ impl MachinesApi {
         filter: Option<Filter>,
         caller: Option<&str>,
         kmc: bool,
-    ) -> Result<Json<Vec<Value>>> {
+    ) -> Result<Json<Vec<WithinItem>>> {
         let items = match filter {
             // Filters only apply from the dynamic-clustering zoom on (10.3).
             Some(filter) if viewport.zoom >= 12.0 => {
@@ -219,10 +225,10 @@ impl MachinesApi {
             }
             _ => self.service.within_tiles(&viewport, caller).await?,
         };
-        Ok(Json(items.iter().map(WithinItem::to_json).collect()))
+        Ok(Json(items))
     }
 
-    async fn page(&self, paging: Paging, filter: Option<Filter>, kmc: bool) -> Result<Json<Value>> {
+    async fn page(&self, paging: Paging, filter: Option<Filter>, kmc: bool) -> Result<Json<CvmPage>> {
         let shared = self.service.machines().await?;
         let resolved;
         let docs: &[Value] = if kmc {
@@ -235,15 +241,16 @@ impl MachinesApi {
             .iter()
             .filter(|d| filter.as_ref().is_none_or(|f| f.matches(d)))
             .collect();
-        let content: Vec<Value> = matching
+        let content: Vec<CvmView> = matching
             .iter()
             .skip(paging.offset())
             .take(paging.per_page as usize)
             .map(|d| projection(d, None, None))
             .collect();
-        Ok(Json(
-            json!({"content": content, "info": paging.info(matching.len() as u64)}),
-        ))
+        Ok(Json(CvmPage {
+            content,
+            info: PageInfo::new(&paging, matching.len() as u64),
+        }))
     }
 }
 
@@ -271,12 +278,12 @@ impl MachinesApi {
     #[oai(path = "/cvms/within", method = "get", tag = "Tag::Cvm")]
     async fn within_public(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        #[oai(name = "bottomLeft")] bottom_left: Query<Option<String>>,
-        #[oai(name = "topRight")] top_right: Query<Option<String>>,
-        zoom: Query<Option<String>>,
-        filter: Query<Option<String>>,
-    ) -> Result<Json<Vec<Value>>> {
+        #[oai(name = "x-ident")] ident: Header<Param<OptionalIdentHeader>>,
+        #[oai(name = "bottomLeft")] bottom_left: Query<Param<LatLong>>,
+        #[oai(name = "topRight")] top_right: Query<Param<LatLong>>,
+        zoom: Query<Param<Zoom>>,
+        filter: Query<Param<FilterParam>>,
+    ) -> Result<Json<Vec<WithinItem>>> {
         let caller = self.service.optional_identity(ident.0.as_deref()).await?;
         let viewport = viewport(bottom_left.0.as_deref(), top_right.0.as_deref(), zoom.0.as_deref())?;
         let filter = compile(FieldSet::public_cvm(), filter.0.as_deref())?;
@@ -288,10 +295,10 @@ impl MachinesApi {
     #[oai(path = "/cvms", method = "get", tag = "Tag::Cvm")]
     async fn list_public(
         &self,
-        page: Query<Option<String>>,
-        #[oai(name = "perPage")] per_page: Query<Option<String>>,
-        filter: Query<Option<String>>,
-    ) -> Result<Json<Value>> {
+        page: Query<Param<Page>>,
+        #[oai(name = "perPage")] per_page: Query<Param<PerPage>>,
+        filter: Query<Param<FilterParam>>,
+    ) -> Result<Json<CvmPage>> {
         let mut violations = Violations::default();
         let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
         violations.into_result()?;
@@ -304,8 +311,8 @@ impl MachinesApi {
     #[oai(path = "/cvms", method = "post", tag = "Tag::Cvm")]
     async fn register(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        body: Json<Body<PositionInput>>,
     ) -> Result<Created> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         let mut violations = Violations::default();
@@ -319,13 +326,13 @@ impl MachinesApi {
     #[oai(path = "/cvms/:id", method = "get", tag = "Tag::Cvm")]
     async fn get_public(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        id: Path<String>,
-    ) -> Result<Json<Value>> {
+        #[oai(name = "x-ident")] ident: Header<Param<OptionalIdentHeader>>,
+        id: Path<Param<MachineId>>,
+    ) -> Result<Json<CvmView>> {
         let caller = self.service.optional_identity(ident.0.as_deref()).await?;
         let machine = self
             .service
-            .machine(&id.0)
+            .machine(id.0.value())
             .await?
             .ok_or_else(|| ApiError::new(error::NOT_FOUND))?;
         Ok(Json(projection(
@@ -339,9 +346,9 @@ impl MachinesApi {
     #[oai(path = "/cvms/:id", method = "patch", tag = "Tag::Cvm")]
     async fn reposition(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        id: Path<Param<MachineId>>,
+        body: Json<Body<RepositionInput>>,
     ) -> Result<()> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         let mut violations = Violations::default();
@@ -353,16 +360,16 @@ impl MachinesApi {
         );
         let editor = position(&body.0, "editorLongitude", "editorLatitude", &mut violations);
         violations.into_result()?;
-        self.service.reposition(&doc, &id.0, new_position, editor).await
+        self.service.reposition(&doc, id.0.value(), new_position, editor).await
     }
 
     /// Upvote a machine from `{longitude, latitude}` (within 50 m); one vote per week.
     #[oai(path = "/cvms/:id/upvote", method = "post", tag = "Tag::Cvm")]
     async fn upvote(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        id: Path<Param<MachineId>>,
+        body: Json<Body<PositionInput>>,
     ) -> Result<Created> {
         self.vote(ident, id, body, true).await
     }
@@ -371,9 +378,9 @@ impl MachinesApi {
     #[oai(path = "/cvms/:id/downvote", method = "post", tag = "Tag::Cvm")]
     async fn downvote(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        id: Path<Param<MachineId>>,
+        body: Json<Body<PositionInput>>,
     ) -> Result<Created> {
         self.vote(ident, id, body, false).await
     }
@@ -382,16 +389,18 @@ impl MachinesApi {
     #[oai(path = "/cvms/:id/report", method = "post", tag = "Tag::Cvm")]
     async fn report(
         &self,
-        #[oai(name = "x-ident")] ident: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        #[oai(name = "x-ident")] ident: Header<Param<IdentHeader>>,
+        id: Path<Param<MachineId>>,
+        body: Json<Body<ReportInput>>,
     ) -> Result<Created> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         let mut violations = Violations::default();
         let at = position(&body.0, "longitude", "latitude", &mut violations);
         let kind = report_type(field(&body.0, "type"), &mut violations);
         violations.into_result()?;
-        self.service.report(&doc, &id.0, at, kind.expect("validated")).await?;
+        self.service
+            .report(&doc, id.0.value(), at, kind.expect("validated"))
+            .await?;
         Ok(Created::Created)
     }
 
@@ -399,12 +408,12 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms/within", method = "get", tag = "Tag::KmcCvm")]
     async fn within_kmc(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        #[oai(name = "bottomLeft")] bottom_left: Query<Option<String>>,
-        #[oai(name = "topRight")] top_right: Query<Option<String>>,
-        zoom: Query<Option<String>>,
-        filter: Query<Option<String>>,
-    ) -> Result<Json<Vec<Value>>> {
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        #[oai(name = "bottomLeft")] bottom_left: Query<Param<LatLong>>,
+        #[oai(name = "topRight")] top_right: Query<Param<LatLong>>,
+        zoom: Query<Param<Zoom>>,
+        filter: Query<Param<FilterParam>>,
+    ) -> Result<Json<Vec<WithinItem>>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let viewport = viewport(bottom_left.0.as_deref(), top_right.0.as_deref(), zoom.0.as_deref())?;
         let filter = compile(FieldSet::kmc_cvm(), filter.0.as_deref())?;
@@ -415,11 +424,11 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms", method = "get", tag = "Tag::KmcCvm")]
     async fn list_kmc(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        page: Query<Option<String>>,
-        #[oai(name = "perPage")] per_page: Query<Option<String>>,
-        filter: Query<Option<String>>,
-    ) -> Result<Json<Value>> {
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        page: Query<Param<Page>>,
+        #[oai(name = "perPage")] per_page: Query<Param<PerPage>>,
+        filter: Query<Param<FilterParam>>,
+    ) -> Result<Json<CvmPage>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let mut violations = Violations::default();
         let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
@@ -432,13 +441,13 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms/:id", method = "get", tag = "Tag::KmcCvm")]
     async fn get_kmc(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        id: Path<String>,
-    ) -> Result<Json<Value>> {
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        id: Path<Param<MachineId>>,
+    ) -> Result<Json<CvmView>> {
         self.service.require_admin(authorization.0.as_deref())?;
         let machine = self
             .service
-            .machine(&id.0)
+            .machine(id.0.value())
             .await?
             .ok_or_else(|| ApiError::new(error::NOT_FOUND))?;
         Ok(Json(projection(&machine, None, None)))
@@ -448,18 +457,18 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms/:id", method = "delete", tag = "Tag::KmcCvm")]
     async fn delete_kmc(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        id: Path<String>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        id: Path<Param<MachineId>>,
     ) -> Result<()> {
         self.service.require_admin(authorization.0.as_deref())?;
-        self.service.remove(&id.0).await
+        self.service.remove(id.0.value()).await
     }
 
     /// KMC: import a JSON file of `[{longitude, latitude, score?}]` (≤ 10,000 bytes).
     #[oai(path = "/kmc/cvms/import/file", method = "post", tag = "Tag::KmcCvm")]
     async fn import_file(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
         upload: ImportFile,
     ) -> Result<Created> {
         self.service.require_admin(authorization.0.as_deref())?;
@@ -509,8 +518,8 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms/import/osm", method = "post", tag = "Tag::KmcCvm")]
     async fn import_osm(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        body: Json<Value>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        body: Json<Body<OsmImportInput>>,
     ) -> Result<Created> {
         self.service.require_admin(authorization.0.as_deref())?;
         let region = match field(&body.0, "region") {
@@ -539,8 +548,8 @@ impl MachinesApi {
     #[oai(path = "/kmc/cvms/import/manual", method = "post", tag = "Tag::KmcCvm")]
     async fn import_manual(
         &self,
-        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        body: Json<Value>,
+        #[oai(name = "Authorization")] authorization: Header<Param<AdminAuthorization>>,
+        body: Json<Body<ManualImportInput>>,
     ) -> Result<Created> {
         self.service.require_admin(authorization.0.as_deref())?;
         let mut violations = Violations::default();
@@ -627,16 +636,16 @@ fn import_file_error(reason: impl std::fmt::Display) -> ApiError {
 impl MachinesApi {
     async fn vote(
         &self,
-        ident: Header<Option<String>>,
-        id: Path<String>,
-        body: Json<Value>,
+        ident: Header<Param<IdentHeader>>,
+        id: Path<Param<MachineId>>,
+        body: Json<Body<PositionInput>>,
         up: bool,
     ) -> Result<Created> {
         let doc = self.service.require_identity(ident.0.as_deref()).await?;
         let mut violations = Violations::default();
         let at = position(&body.0, "longitude", "latitude", &mut violations);
         violations.into_result()?;
-        self.service.vote(&doc, &id.0, up, at).await?;
+        self.service.vote(&doc, id.0.value(), up, at).await?;
         Ok(Created::Created)
     }
 }

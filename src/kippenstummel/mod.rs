@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod captcha;
 pub mod cleanup;
+pub mod contract;
 pub mod identities;
 pub mod idents;
 pub mod machines;
@@ -49,8 +50,10 @@ pub struct Kippenstummel {
     pub transfer_ttl: Duration,
     /// `POST /ident` attempts per client and minute.
     pub login_limit: u64,
-    /// One bcrypt at a time per core (see `identities::Kippenstummel::bcrypt`).
-    bcrypt_slots: tokio::sync::Semaphore,
+    /// `GET /captcha` calls per client and minute.
+    pub captcha_limit: u64,
+    /// One CPU-bound task at a time per core (see `identities::Kippenstummel::cpu_bound`).
+    cpu_slots: tokio::sync::Semaphore,
 }
 
 impl Kippenstummel {
@@ -92,7 +95,8 @@ impl Kippenstummel {
             captcha_ttl: Duration::from_secs(config.captcha_expires_in),
             transfer_ttl: Duration::from_secs(config.transfer_expires_in),
             login_limit: config.login_limit_per_minute,
-            bcrypt_slots: tokio::sync::Semaphore::new(
+            captcha_limit: config.captcha_limit_per_minute,
+            cpu_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             ),
         }

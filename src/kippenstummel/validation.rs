@@ -129,15 +129,6 @@ impl Paging {
     pub fn offset(&self) -> usize {
         usize::try_from(self.page.saturating_mul(self.per_page)).unwrap_or(usize::MAX)
     }
-
-    pub fn info(&self, total: u64) -> Value {
-        json!({
-            "page": self.page,
-            "perPage": self.per_page,
-            "totalElements": total,
-            "totalPages": total.div_ceil(self.per_page),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -184,8 +175,17 @@ mod tests {
         assert_eq!(details[1]["message"], "perPage must not be greater than 50");
         assert_eq!(details[2]["property"], "page");
         assert_eq!(details[3]["message"], "perPage must not be less than 1");
-        assert_eq!(Paging { page: 2, per_page: 10 }.info(21)["totalPages"], 3);
-        assert_eq!(Paging { page: 0, per_page: 10 }.info(0)["totalPages"], 0);
+        let pages = |page, per_page, total| super::super::contract::PageInfo::new(&Paging { page, per_page }, total);
+        assert_eq!(pages(2, 10, 21).total_pages, 3);
+        assert_eq!(pages(0, 10, 0).total_pages, 0);
+        assert_eq!(
+            Paging {
+                page: u64::MAX,
+                per_page: 50
+            }
+            .offset(),
+            usize::MAX
+        );
     }
 }
 
@@ -196,14 +196,27 @@ pub mod coordinates {
     use regex::Regex;
     use std::sync::OnceLock;
 
+    /// class-validator's latitude part of `isLatLong` (and of `isLatitude`),
+    /// without anchors. Digits are `[0-9]`: JavaScript's `\d` is ASCII only,
+    /// Rust's (and Python's) would admit other scripts' digits, which
+    /// `Number()` then cannot read.
+    pub const LATITUDE: &str = r"\(?[+-]?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?)";
+    /// The longitude part, likewise.
+    pub const LONGITUDE: &str = r"\s?[+-]?(180(\.0+)?|1[0-7][0-9](\.[0-9]+)?|[0-9]{1,2}(\.[0-9]+)?)\)?";
+
+    /// A "lat,lng" string as the API documents it (the two parts above).
+    pub fn lat_long_pattern() -> String {
+        format!("^{LATITUDE},{LONGITUDE}$")
+    }
+
     fn latitude_pattern() -> &'static Regex {
         static RE: OnceLock<Regex> = OnceLock::new();
-        RE.get_or_init(|| Regex::new(r"^\(?[+-]?(90(\.0+)?|[1-8]?\d(\.\d+)?)$").expect("valid"))
+        RE.get_or_init(|| Regex::new(&format!("^{LATITUDE}$")).expect("valid"))
     }
 
     fn longitude_pattern() -> &'static Regex {
         static RE: OnceLock<Regex> = OnceLock::new();
-        RE.get_or_init(|| Regex::new(r"^\s?[+-]?(180(\.0+)?|1[0-7]\d(\.\d+)?|\d{1,2}(\.\d+)?)\)?$").expect("valid"))
+        RE.get_or_init(|| Regex::new(&format!("^{LONGITUDE}$")).expect("valid"))
     }
 
     /// JavaScript's `String(number)`: plain decimal for 1e-6 ≤ |x| < 1e21,
@@ -282,6 +295,11 @@ pub mod coordinates {
             assert!(!is_lat_long("49.0"));
             assert!(!is_lat_long("91,8"));
             assert!(!is_lat_long("49,181"));
+            assert!(!is_lat_long("٤٩,8"), "only ASCII digits, as in JavaScript");
+            let documented = Regex::new(&lat_long_pattern()).unwrap();
+            for s in ["49.0,8.4", "(49.0, 8.4)", "-90,180", "91,8", "49,181", "٤٩,8"] {
+                assert_eq!(documented.is_match(s), is_lat_long(s), "{s}");
+            }
             assert_eq!(parse_lat_long("49.5,8.25"), (49.5, 8.25));
             assert!(parse_lat_long("(49.5,8.25)").0.is_nan());
         }

@@ -158,9 +158,9 @@ impl MongoReadStore {
         limit: usize,
         direction: i32,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        if limit == 0 {
+        let Some((offset, limit)) = projections::bounded_range(offset, limit) else {
             return Ok(Vec::new());
-        }
+        };
         let mut filter = ns_filter(ns);
         filter.insert("set", set);
         let rows: Vec<Document> = self

@@ -169,13 +169,13 @@ impl ReadStore for RedisReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        if limit == 0 {
+        let Some((start, stop)) = redis_range(offset, limit) else {
             return Ok(Vec::new());
-        }
+        };
         // ZREVRANGE orders equal scores by member descending, as documented.
         self.conn
             .clone()
-            .zrevrange_withscores(self.set_key(ns, set), offset as isize, (offset + limit - 1) as isize)
+            .zrevrange_withscores(self.set_key(ns, set), start, stop)
             .await
             .map_err(unavailable)
     }
@@ -187,13 +187,13 @@ impl ReadStore for RedisReadStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
-        if limit == 0 {
+        let Some((start, stop)) = redis_range(offset, limit) else {
             return Ok(Vec::new());
-        }
+        };
         // ZRANGE orders equal scores by member ascending.
         self.conn
             .clone()
-            .zrange_withscores(self.set_key(ns, set), offset as isize, (offset + limit - 1) as isize)
+            .zrange_withscores(self.set_key(ns, set), start, stop)
             .await
             .map_err(unavailable)
     }
@@ -323,4 +323,10 @@ impl ReadStore for RedisReadStore {
             .map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// Inclusive Redis indexes of a page (negative indexes would count from the end).
+fn redis_range(offset: usize, limit: usize) -> Option<(isize, isize)> {
+    let (offset, limit) = projections::bounded_range(offset, limit)?;
+    Some((offset as isize, (offset + limit - 1) as isize))
 }

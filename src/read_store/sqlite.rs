@@ -94,6 +94,9 @@ impl SqliteReadStore {
         limit: usize,
         direction: &'static str,
     ) -> Result<Vec<(String, f64)>, StoreError> {
+        let Some((offset, limit)) = projections::bounded_range(offset, limit) else {
+            return Ok(Vec::new());
+        };
         let (ns, set) = (ns.clone(), set.to_owned());
         self.read(move |conn| {
             let mut stmt = conn

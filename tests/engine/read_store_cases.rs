@@ -62,6 +62,18 @@ pub async fn documents_and_sets_round_trip(store: Arc<dyn ReadStore>, _: &Path) 
         vec![("dave".into(), -1.0)]
     );
     assert!(store.zrange_desc(&ns, "z", 0, 0).await.unwrap().is_empty());
+    // Client-given pages far past the end are empty, not wrapped to the start or the end.
+    for offset in [usize::MAX, 1 << 63, (1 << 62) + 1, 1 << 40] {
+        assert!(
+            store.zrange_desc(&ns, "z", offset, 50).await.unwrap().is_empty(),
+            "{offset}"
+        );
+        assert!(
+            store.zrange_asc(&ns, "z", offset, 50).await.unwrap().is_empty(),
+            "{offset}"
+        );
+    }
+    assert_eq!(store.zrange_asc(&ns, "z", 0, usize::MAX).await.unwrap().len(), 4);
     let bottom = store.zrange_asc(&ns, "z", 0, 3).await.unwrap();
     assert_eq!(
         bottom,

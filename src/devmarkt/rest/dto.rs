@@ -269,7 +269,8 @@ pub struct ProcessApplication {
 pub struct UserDto {
     pub id: UserIdDto,
     pub role: RoleDto,
-    /// The `UNPROCESSED` application, if any.
+    /// The `UNPROCESSED` application; absent when there is none.
+    #[oai(skip_serializing_if_is_none)]
     pub current_application: Option<u32>,
     /// Ids of all applications: those with answers first, each by id.
     pub applications: Vec<u32>,
