@@ -3,6 +3,7 @@
 
 use super::contract::{CvmCluster, CvmView, RecentlyReported, VoteKind, WithinItem};
 use super::reservation::{same_machine_box, SAME_MACHINE_KM};
+use super::validation::Viewport;
 use super::Kippenstummel;
 use crate::event_store::{CommandError, CommandMetadata};
 use crate::http::error::{self, ApiError};
@@ -20,14 +21,6 @@ use std::sync::Arc;
 const CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Windows of `recentlyReported` and `alreadyVoted` (RECENTLY_REPORTED_PERIOD, CVM_VOTE_DELAY).
 const RECENT_DAYS: i64 = 7;
-
-pub struct Viewport {
-    pub south: f64,
-    pub west: f64,
-    pub north: f64,
-    pub east: f64,
-    pub zoom: f64,
-}
 
 fn cvm_error(e: CommandError<CvmError>) -> ApiError {
     match e {

@@ -6,11 +6,9 @@ use super::contract::{
     OptionalIdentHeader, OsmImportInput, Page, PageInfo, PerPage, PositionInput, ReportInput, RepositionInput,
     WithinItem, Zoom,
 };
-use super::machines::{projection, Viewport};
-use super::validation::coordinates::{
-    is_bbox_small_enough, is_lat_long, is_latitude_number, is_longitude_number, parse_lat_long,
-};
-use super::validation::{is_defined, js_number, Paging, Violations};
+use super::machines::projection;
+use super::validation::coordinates::{is_latitude_number, is_longitude_number};
+use super::validation::{is_defined, js_number, viewport, Paging, Viewport, Violations};
 use super::Kippenstummel;
 use crate::http::documented::{Body, Param};
 use crate::http::error::{self, ApiError};
@@ -20,7 +18,6 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use projections::rsql::{FieldSet, Filter};
-use projections::supercluster::{TileRange, MAX_VIEWPORT_TILES};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,70 +92,6 @@ fn position(body: &Value, lng: &str, lat: &str, violations: &mut Violations) -> 
     let longitude = coordinate(body, lng, Axis::Longitude, violations);
     let latitude = coordinate(body, lat, Axis::Latitude, violations);
     Position::new(longitude, latitude)
-}
-
-/// Validates the viewport parameters of `/cvms/within` (spec 4.10).
-///
-/// An inverted box (south above north, or west east of east) is answered as
-/// its normalised form, which is what the original's tile lookup (min/max of
-/// the corners' tiles) does; unlike the original, the size rule then applies
-/// to it too, so no box escapes the rule by being inverted (bug 29). The rule
-/// bounds a box in kilometres, which near the poles still allows millions of
-/// tiles: a box needing more than [`MAX_VIEWPORT_TILES`] tiles is refused the
-/// same way, before any tile is enumerated.
-fn viewport(bottom_left: Option<&str>, top_right: Option<&str>, zoom: Option<&str>) -> Result<Viewport> {
-    let mut violations = Violations::default();
-    let zoom_number = zoom.map_or(f64::NAN, js_number);
-    let corners = [("bottomLeft", bottom_left), ("topRight", top_right)];
-    let both_valid = corners.iter().all(|(_, c)| c.is_some_and(is_lat_long));
-    let (mut south, mut west) = bottom_left
-        .filter(|_| both_valid)
-        .map_or((f64::NAN, f64::NAN), parse_lat_long);
-    let (mut north, mut east) = top_right
-        .filter(|_| both_valid)
-        .map_or((f64::NAN, f64::NAN), parse_lat_long);
-    // NaN compares false: parenthesised corners stay NaN and find nothing (19.5).
-    if south > north {
-        std::mem::swap(&mut south, &mut north);
-    }
-    if west > east {
-        std::mem::swap(&mut west, &mut east);
-    }
-    let too_many_tiles = (8.0..=18.0).contains(&zoom_number)
-        && zoom_number.fract() == 0.0
-        && TileRange::of_viewport((west, south), (east, north), zoom_number as u8)
-            .is_some_and(|range| range.count() > MAX_VIEWPORT_TILES);
-    let small_enough = is_bbox_small_enough(south, west, north, east, zoom_number) && !too_many_tiles;
-    for (name, value) in corners {
-        match value {
-            None => violations.add(name, "isDefined", format!("{name} should not be null or undefined")),
-            // The size check runs before isLatLong, so it is reported on both corners.
-            Some(_) if both_valid && !small_enough => violations.add(
-                name,
-                "IsBBoxValid",
-                "bounding box size is too big for the zoom level".into(),
-            ),
-            Some(v) if !is_lat_long(v) => {
-                violations.add(name, "isLatLong", format!("{name} must be a latitude,longitude string"))
-            }
-            Some(_) => {}
-        }
-    }
-    if zoom.is_none() {
-        violations.add("zoom", "isDefined", "zoom should not be null or undefined".into());
-    } else if zoom_number.is_nan() || zoom_number > 18.0 {
-        violations.add("zoom", "max", "zoom must not be greater than 18".into());
-    } else if zoom_number < 8.0 {
-        violations.add("zoom", "min", "zoom must not be less than 8".into());
-    }
-    violations.into_result()?;
-    Ok(Viewport {
-        south,
-        west,
-        north,
-        east,
-        zoom: zoom_number,
-    })
 }
 
 fn compile(set: &FieldSet, filter: Option<&str>) -> Result<Option<Filter>> {

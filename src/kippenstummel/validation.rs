@@ -2,6 +2,8 @@
 //! one violation per property, `{property, constraint, message}`.
 
 use crate::http::error::{ApiError, INVALID_PAYLOAD};
+use coordinates::{is_bbox_small_enough, is_lat_long, parse_lat_long};
+use projections::supercluster::{TileRange, MAX_VIEWPORT_TILES};
 use serde_json::{json, Value};
 
 #[derive(Debug, Default)]
@@ -131,6 +133,81 @@ impl Paging {
     }
 }
 
+/// A validated `/cvms/within` viewport: corners normalised (south ≤ north,
+/// west ≤ east unless NaN), zoom 8..18.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Viewport {
+    pub south: f64,
+    pub west: f64,
+    pub north: f64,
+    pub east: f64,
+    pub zoom: f64,
+}
+
+/// Validates the viewport parameters of `/cvms/within` (spec 4.10).
+///
+/// An inverted box (south above north, or west east of east) is answered as
+/// its normalised form, which is what the original's tile lookup (min/max of
+/// the corners' tiles) does; unlike the original, the size rule then applies
+/// to it too, so no box escapes the rule by being inverted (bug 29). The rule
+/// bounds a box in kilometres, which near the poles still allows millions of
+/// tiles: a box needing more than [`MAX_VIEWPORT_TILES`] tiles is refused the
+/// same way, before any tile is enumerated.
+pub fn viewport(bottom_left: Option<&str>, top_right: Option<&str>, zoom: Option<&str>) -> Result<Viewport, ApiError> {
+    let mut violations = Violations::default();
+    let zoom_number = zoom.map_or(f64::NAN, js_number);
+    let corners = [("bottomLeft", bottom_left), ("topRight", top_right)];
+    let both_valid = corners.iter().all(|(_, c)| c.is_some_and(is_lat_long));
+    let (mut south, mut west) = bottom_left
+        .filter(|_| both_valid)
+        .map_or((f64::NAN, f64::NAN), parse_lat_long);
+    let (mut north, mut east) = top_right
+        .filter(|_| both_valid)
+        .map_or((f64::NAN, f64::NAN), parse_lat_long);
+    // NaN compares false: parenthesised corners stay NaN and find nothing (19.5).
+    if south > north {
+        std::mem::swap(&mut south, &mut north);
+    }
+    if west > east {
+        std::mem::swap(&mut west, &mut east);
+    }
+    let too_many_tiles = (8.0..=18.0).contains(&zoom_number)
+        && zoom_number.fract() == 0.0
+        && TileRange::of_viewport((west, south), (east, north), zoom_number as u8)
+            .is_some_and(|range| range.count() > MAX_VIEWPORT_TILES);
+    let small_enough = is_bbox_small_enough(south, west, north, east, zoom_number) && !too_many_tiles;
+    for (name, value) in corners {
+        match value {
+            None => violations.add(name, "isDefined", format!("{name} should not be null or undefined")),
+            // The size check runs before isLatLong, so it is reported on both corners.
+            Some(_) if both_valid && !small_enough => violations.add(
+                name,
+                "IsBBoxValid",
+                "bounding box size is too big for the zoom level".into(),
+            ),
+            Some(v) if !is_lat_long(v) => {
+                violations.add(name, "isLatLong", format!("{name} must be a latitude,longitude string"))
+            }
+            Some(_) => {}
+        }
+    }
+    if zoom.is_none() {
+        violations.add("zoom", "isDefined", "zoom should not be null or undefined".into());
+    } else if zoom_number.is_nan() || zoom_number > 18.0 {
+        violations.add("zoom", "max", "zoom must not be greater than 18".into());
+    } else if zoom_number < 8.0 {
+        violations.add("zoom", "min", "zoom must not be less than 8".into());
+    }
+    violations.into_result()?;
+    Ok(Viewport {
+        south,
+        west,
+        north,
+        east,
+        zoom: zoom_number,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +233,74 @@ mod tests {
         assert_eq!(js_number("0x10"), 16.0);
         assert!(js_number("abc").is_nan());
         assert!(js_number("12abc").is_nan());
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn number_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "-?[0-9]{0,25}(\\.[0-9]{0,5})?(e-?[0-9]{1,3})?",
+                Just("Infinity".to_owned()),
+                Just("NaN".to_owned()),
+                Just("0x7fffffffffffffff".to_owned()),
+                any::<String>(),
+            ]
+        }
+
+        fn lat_long_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\(?-?[0-9]{1,3}(\\.[0-9]{0,6})?, ?-?[0-9]{1,3}(\\.[0-9]{0,6})?\\)?(,[0-9]{0,3})?",
+                // Near the poles, where the km rule admits boxes of millions of tiles.
+                "-?8[5-9]\\.[0-9]{1,5},-?[0-9]{1,2}(\\.[0-9]{1,3})?",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(5000))]
+
+            /// Any page parameters: within bounds, and an offset that does not overflow.
+            #[test]
+            fn paging_is_bounded(page in proptest::option::of(number_text()), per_page in proptest::option::of(number_text())) {
+                let mut violations = Violations::default();
+                let paging = Paging::parse(page.as_deref(), per_page.as_deref(), &mut violations);
+                prop_assert!((1..=50).contains(&paging.per_page));
+                let _ = paging.offset();
+            }
+
+            /// Any viewport: refused, or one whose tiles are few enough to read and whose
+            /// normalised box obeys the size rule.
+            #[test]
+            fn accepted_viewports_are_bounded(
+                bottom_left in proptest::option::of(lat_long_text()),
+                top_right in proptest::option::of(lat_long_text()),
+                zoom in proptest::option::of(prop_oneof![number_text(), (8u8..=18).prop_map(|z| z.to_string())]),
+            ) {
+                if let Ok(v) = viewport(bottom_left.as_deref(), top_right.as_deref(), zoom.as_deref()) {
+                    prop_assert!((8.0..=18.0).contains(&v.zoom));
+                    let finite = [v.south, v.west, v.north, v.east].iter().all(|c| c.is_finite());
+                    if finite {
+                        prop_assert!(v.south <= v.north && v.west <= v.east);
+                        prop_assert!(coordinates::is_bbox_small_enough(v.south, v.west, v.north, v.east, v.zoom));
+                        if v.zoom.fract() == 0.0 {
+                            let range = TileRange::of_viewport((v.west, v.south), (v.east, v.north), v.zoom as u8)
+                                .expect("finite corners");
+                            prop_assert!(range.count() <= MAX_VIEWPORT_TILES);
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn coordinate_strings_never_fail(text in lat_long_text()) {
+                if coordinates::is_lat_long(&text) {
+                    let _ = coordinates::parse_lat_long(&text);
+                }
+                let _ = js_number(&text);
+            }
+        }
     }
 
     #[test]

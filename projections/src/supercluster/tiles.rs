@@ -349,4 +349,42 @@ mod tests {
             }]
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn coordinate() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                -200.0..200.0f64,
+                prop::num::f64::ANY,
+                Just(90.0),
+                Just(-90.0),
+                Just(85.0511287798),
+                Just(f64::NAN),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(5000))]
+
+            /// Any corners at any zoom: a range whose size is known without enumerating it,
+            /// and enumerating a range within the limit yields exactly that many tiles.
+            #[test]
+            fn ranges_are_sized_before_they_are_walked(
+                west in coordinate(), south in coordinate(), east in coordinate(), north in coordinate(),
+                zoom in 0u8..=30,
+            ) {
+                if let Some(range) = TileRange::of_viewport((west, south), (east, north), zoom) {
+                    let count = range.count();
+                    prop_assert!(count >= 1);
+                    if count <= MAX_VIEWPORT_TILES {
+                        prop_assert_eq!(range.tiles().count() as u64, count);
+                    }
+                } else {
+                    prop_assert!(![west, south, east, north].iter().all(|c| c.is_finite()));
+                }
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod evaluator;
 mod field_sets;
 mod mongo_builder;
 mod original;
+mod properties;
 
 use super::{Filter, FilterError, InvalidFilter, MongoQuery};
 use serde_json::Value;
