@@ -52,6 +52,8 @@ pub enum StartupError {
     },
     #[error("cannot open the embedded store in {dir}: {reason}")]
     Embedded { dir: String, reason: String },
+    #[error("cannot prepare the read model {projection}: {reason}")]
+    ReadModel { projection: &'static str, reason: String },
 }
 
 pub struct Engine {
@@ -186,7 +188,13 @@ impl Engine {
                     projector_config.clone(),
                 ))
             })
-            .collect();
+            .collect::<Vec<Arc<Projector>>>();
+        for projector in &projectors {
+            projector.declare().await.map_err(|e| StartupError::ReadModel {
+                projection: projector.name(),
+                reason: e.to_string(),
+            })?;
+        }
         let kippenstummel = Arc::new(Kippenstummel::new(
             &config,
             &events,

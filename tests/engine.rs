@@ -101,6 +101,7 @@ read_store_suite!(read_store, read_store_cases:
     commit_is_fenced_by_the_checkpoint,
     generations_are_isolated_and_dropped,
     leases_are_exclusive_and_expire,
+    queryable_collections_answer_like_the_reference,
 );
 
 read_store_suite!(projector, projector_cases:

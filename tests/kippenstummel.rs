@@ -1456,7 +1456,10 @@ async fn cleanup_removes_machines_marked_more_than_a_week_ago() {
         .rebuild(0, &[], &mut |_, _| {})
         .await
         .unwrap();
-    let marked = service.machines().await.unwrap();
+    let marked = service
+        .machines_matching(&projections::DocQuery::all(None))
+        .await
+        .unwrap();
     assert_eq!(marked.len(), 2);
     assert!(marked.iter().all(|m| m["markedForDeletion"] == true), "{marked:?}");
 
@@ -1468,7 +1471,7 @@ async fn cleanup_removes_machines_marked_more_than_a_week_ago() {
         .await
         .unwrap();
     let left: Vec<String> = service
-        .machines()
+        .machines_matching(&projections::DocQuery::all(None))
         .await
         .unwrap()
         .iter()

@@ -48,4 +48,9 @@ pub trait Projection: Send + Sync {
     async fn finish_batch(&self, _changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
         Ok(())
     }
+    /// The collections queried by their fields rather than by key: the store
+    /// indexes those fields natively (see [`crate::query`]). Default: none.
+    fn queryable(&self) -> &'static [crate::Queryable] {
+        &[]
+    }
 }

@@ -137,6 +137,12 @@ impl Projector {
         }
     }
 
+    /// Prepares the store for the projection's queryable collections (see
+    /// [`ReadStore::declare`]); before the first commit or query.
+    pub async fn declare(&self) -> Result<(), StoreError> {
+        self.store.declare(self.name(), self.projection.queryable()).await
+    }
+
     pub fn name(&self) -> &'static str {
         self.projection.name()
     }

@@ -6,6 +6,7 @@
 //! swaps the pointer, so queries (which resolve the active generation) never
 //! see a half-built model.
 
+use crate::query::{DocQuery, Queryable};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -111,6 +112,74 @@ pub trait ReadStore: Send + Sync {
     ) -> Result<Vec<(String, f64)>, StoreError>;
     /// Number of members of a set.
     async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError>;
+
+    /// Prepares the store to answer queries over `projection`'s queryable
+    /// collections (tables, indexes), filling them from documents already
+    /// stored. Idempotent; called at start for every projection the store holds.
+    async fn declare(&self, _projection: &str, _queryables: &'static [Queryable]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The documents of a queryable collection that `query` selects, by key,
+    /// paged. This default scans the collection; stores with native indexes
+    /// answer from them, with the same results.
+    async fn query_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        let Some((offset, limit)) = bounded_range(query.offset, query.limit) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .list_docs(ns, queryable.collection)
+            .await?
+            .into_iter()
+            .filter(|(_, doc)| queryable.matches(doc, query))
+            .skip(offset)
+            .take(limit)
+            .collect())
+    }
+
+    /// How many documents `query` selects (paging aside).
+    async fn count_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<u64, StoreError> {
+        let all = DocQuery {
+            offset: 0,
+            limit: usize::MAX,
+            ..*query
+        };
+        Ok(self.query_docs(ns, queryable, &all).await?.len() as u64)
+    }
+
+    /// Key and position of every document `query` selects (paging aside), for
+    /// clustering: cheaper than whole documents where the store can.
+    async fn query_positions(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        let all = DocQuery {
+            offset: 0,
+            limit: usize::MAX,
+            ..*query
+        };
+        Ok(self
+            .query_docs(ns, queryable, &all)
+            .await?
+            .into_iter()
+            .filter_map(|(key, doc)| {
+                let (lng, lat) = queryable.position_of(&doc)?;
+                Some((key, lng, lat))
+            })
+            .collect())
+    }
 
     /// Last applied position of a namespace (0 when new).
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError>;

@@ -7,6 +7,8 @@ use super::Kippenstummel;
 use crate::event_store::CommandMetadata;
 use aggregates::kippenstummel::cvm::CvmCommand;
 use chrono::{DateTime, Duration, Utc};
+use projections::rsql::{FieldTest, Predicate, Scalar};
+use projections::DocQuery;
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -20,17 +22,18 @@ impl Kippenstummel {
     /// Returns how many were removed; a machine that fails is logged and skipped.
     pub async fn cleanup(&self, now: DateTime<Utc>) -> Result<usize, crate::http::error::ApiError> {
         let cutoff = now - Duration::days(GRACE_DAYS);
+        let field = |path: &str, test| Predicate::Field {
+            path: path.to_owned(),
+            test,
+        };
+        let due = Predicate::And(
+            Box::new(field("markedForDeletion", FieldTest::Eq(Scalar::Bool(true)))),
+            Box::new(field("markedForDeletionAt", FieldTest::Lt(Scalar::Date(cutoff)))),
+        );
         let due: Vec<String> = self
-            .machines()
+            .machines_matching(&DocQuery::all(Some(&due)))
             .await?
             .iter()
-            .filter(|m| m["markedForDeletion"] == true)
-            .filter(|m| {
-                m["markedForDeletionAt"]
-                    .as_str()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .is_some_and(|t| t < cutoff)
-            })
             .filter_map(|m| m["aggregateId"].as_str().map(str::to_owned))
             .collect();
         let mut removed = 0;

@@ -12,9 +12,10 @@ use aggregates::kippenstummel::geo::{km, Position};
 use aggregates::kippenstummel::throttle::{is_throttled, ThrottleInput, ThrottledAction};
 use chrono::{DateTime, Duration, Utc};
 use projections::kippenstummel::{cvms, tiles};
+use projections::rsql::{BoundingBox, Predicate};
 use projections::supercluster::{self, BBox, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
-use projections::{Namespace, ReadStore};
-use serde_json::{json, Value};
+use projections::{DocQuery, Namespace, ReadStore};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// How long a command waits for a read model to catch up before giving up (503).
@@ -95,13 +96,6 @@ pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)
         created_at: text("createdAt"),
         updated_at: text("updatedAt"),
     }
-}
-
-/// Adds the GeoJSON `position` the RSQL evaluator reads (`bbox` filters) to
-/// a `cvms` document; responses ignore it.
-pub fn with_position(mut doc: Value) -> Value {
-    doc["position"] = json!({"type": "Point", "coordinates": [doc["longitude"], doc["latitude"]]});
-    doc
 }
 
 impl Kippenstummel {
@@ -374,29 +368,44 @@ impl Kippenstummel {
             .map_err(ApiError::unavailable)
     }
 
-    /// Every live machine document. Parsed once per read-model state and
-    /// shared: the list and filter endpoints scan all machines, and parsing
-    /// 100,000 documents per request dominated their time (BENCHMARKS.md).
-    pub async fn machines(&self) -> Result<Arc<Vec<Value>>, ApiError> {
+    /// Machine documents `query` selects, by id, from the store's indexes.
+    pub async fn machines_matching(&self, query: &DocQuery<'_>) -> Result<Vec<Value>, ApiError> {
         let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
-            return Ok(Arc::new(Vec::new()));
+            return Ok(Vec::new());
         };
-        let checkpoint = self.documents.checkpoint(&ns).await.map_err(ApiError::unavailable)?;
-        let mut cache = self.machines_cache.lock().await;
-        if let Some((cached_ns, cached_checkpoint, docs)) = cache.as_ref() {
-            if *cached_ns == ns && *cached_checkpoint == checkpoint {
-                return Ok(docs.clone());
-            }
-        }
-        let docs = self
+        Ok(self
             .documents
-            .list_docs(&ns, cvms::CVMS)
+            .query_docs(&ns, cvms::machines(), query)
             .await
-            .map_err(ApiError::unavailable)?;
-        // Stored in the shape filters evaluate, so requests need not copy them.
-        let docs: Arc<Vec<Value>> = Arc::new(docs.into_iter().map(|(_, d)| with_position(d)).collect());
-        *cache = Some((ns, checkpoint, docs.clone()));
-        Ok(docs)
+            .map_err(ApiError::unavailable)?
+            .into_iter()
+            .map(|(_, doc)| doc)
+            .collect())
+    }
+
+    /// A page of machines and how many match in all (`/cvms`, `/kmc/cvms`).
+    pub async fn machine_page(
+        &self,
+        predicate: Option<&Predicate>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<CvmView>, u64), ApiError> {
+        let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
+            return Ok((Vec::new(), 0));
+        };
+        let query = DocQuery {
+            predicate,
+            within: None,
+            offset,
+            limit,
+        };
+        let (docs, total) = tokio::join!(
+            self.documents.query_docs(&ns, cvms::machines(), &query),
+            self.documents.count_docs(&ns, cvms::machines(), &query),
+        );
+        let docs = docs.map_err(ApiError::unavailable)?;
+        let total = total.map_err(ApiError::unavailable)?;
+        Ok((docs.iter().map(|(_, d)| projection(d, None, None)).collect(), total))
     }
 
     /// `/cvms/within`, precomputed path (10.3): the stored tiles of the
@@ -458,33 +467,41 @@ impl Kippenstummel {
     }
 
     /// `/cvms/within`, dynamic path (filter at zoom ≥ 12): cluster the
-    /// filtered machines inside the box.
+    /// filtered machines inside the box. The store selects them by its
+    /// position and field indexes and hands over positions only; whole
+    /// documents are read for the machines the answer shows alone.
     pub async fn within_filtered(
         &self,
         v: &Viewport,
         caller: Option<&str>,
-        keep: impl Fn(&Value) -> bool,
+        predicate: &Predicate,
     ) -> Result<Vec<WithinItem>, ApiError> {
         if ![v.west, v.south, v.east, v.north].iter().all(|c| c.is_finite()) {
             return Ok(Vec::new()); // parenthesised corners are NaN and find nothing (19.5)
         }
-        let bbox = BBox::new(v.west, v.south, v.east, v.north);
-        let machines: Vec<Value> = self
-            .machines()
-            .await?
-            .iter()
-            .filter(|m| {
-                bbox.contains(
-                    m["longitude"].as_f64().unwrap_or(f64::NAN),
-                    m["latitude"].as_f64().unwrap_or(f64::NAN),
-                ) && keep(m)
-            })
-            .cloned()
-            .collect();
-        let points = machines.iter().enumerate().map(|(i, m)| InputPoint {
+        let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
+            return Ok(Vec::new());
+        };
+        let query = DocQuery {
+            predicate: Some(predicate),
+            within: Some(BoundingBox {
+                min_lng: v.west,
+                min_lat: v.south,
+                max_lng: v.east,
+                max_lat: v.north,
+            }),
+            offset: 0,
+            limit: usize::MAX,
+        };
+        let machines = self
+            .documents
+            .query_positions(&ns, cvms::machines(), &query)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let points = machines.iter().enumerate().map(|(i, (_, lng, lat))| InputPoint {
             id: i,
-            lng: m["longitude"].as_f64().unwrap_or_default(),
-            lat: m["latitude"].as_f64().unwrap_or_default(),
+            lng: *lng,
+            lat: *lat,
         });
         // Levels below the requested zoom are never read, and a level depends only on the one
         // above it, so stopping there gives the same clusters for less work.
@@ -493,18 +510,30 @@ impl Kippenstummel {
             ..ClusterOptions::KIPPENSTUMMEL
         };
         let index = Supercluster::load(options, points);
-        Ok(index
-            .get_clusters(bbox, v.zoom)
-            .into_iter()
-            .map(|item| match item {
-                ClusterOrPoint::Cluster(c) => WithinItem::Cluster(CvmCluster {
+        let bbox = BBox::new(v.west, v.south, v.east, v.north);
+        let mut items = Vec::new();
+        for item in index.get_clusters(bbox, v.zoom) {
+            match item {
+                ClusterOrPoint::Cluster(c) => items.push(WithinItem::Cluster(CvmCluster {
                     cluster: true,
                     longitude: c.lng,
                     latitude: c.lat,
                     count: u64::from(c.count),
-                }),
-                ClusterOrPoint::Point(p) => WithinItem::Machine(projection(&machines[p.id], caller, None)),
-            })
-            .collect())
+                })),
+                ClusterOrPoint::Point(p) => {
+                    let id = &machines[p.id].0;
+                    // A machine removed since the query was answered is left out.
+                    if let Some(doc) = self
+                        .documents
+                        .get_doc(&ns, cvms::CVMS, id)
+                        .await
+                        .map_err(ApiError::unavailable)?
+                    {
+                        items.push(WithinItem::Machine(projection(&doc, caller, None)));
+                    }
+                }
+            }
+        }
+        Ok(items)
     }
 }

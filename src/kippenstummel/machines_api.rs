@@ -17,7 +17,7 @@ use aggregates::kippenstummel::geo::Position;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use projections::rsql::{FieldSet, Filter};
+use projections::rsql::{FieldSet, FieldTest, Filter, Predicate, Scalar};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -99,32 +99,35 @@ fn compile(set: &FieldSet, filter: Option<&str>) -> Result<Option<Filter>> {
 }
 
 impl MachinesApi {
-    /// Documents as the KMC filter sees them: `registeredBy` is the identity
-    /// (looked up from the erasable reference), not the reference.
-    async fn with_identities(&self, docs: &[Value]) -> Result<Vec<Value>> {
-        let references: Vec<String> = docs
-            .iter()
-            .filter_map(|d| d["registeredBy"].as_str().map(str::to_owned))
-            .collect();
-        let idents = self
-            .service
-            .idents
-            .get_by_reference(&references)
-            .await
-            .map_err(ApiError::unavailable)?;
-        let by_reference: HashMap<&str, &str> = idents
-            .iter()
-            .map(|i| (i.reference.as_str(), i.identity.as_str()))
-            .collect();
-        Ok(docs
-            .iter()
-            .cloned()
-            .map(|mut d| {
-                let identity = d["registeredBy"].as_str().and_then(|r| by_reference.get(r).copied());
-                d["registeredBy"] = identity.map_or(Value::Null, |i| json!(i));
-                d
-            })
-            .collect())
+    /// KMC filters name the registering identity; machine documents keep
+    /// its erasable reference (spec 12.8), so `registeredBy==<identity>`
+    /// becomes a test of the reference: one identity lookup per value, not a
+    /// join over every machine. An unknown (or erased) identity matches nothing.
+    async fn with_references(&self, predicate: &Predicate) -> Result<Predicate> {
+        let mut references = HashMap::new();
+        for (path, test) in predicate.tests() {
+            if let ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) = (path, test) {
+                if !references.contains_key(identity) {
+                    let doc = self.service.idents.get(identity).await.map_err(ApiError::unavailable)?;
+                    references.insert(identity.clone(), doc.map(|d| d.reference).unwrap_or_default());
+                }
+            }
+        }
+        Ok(predicate.map_tests(&mut |path, test| match (path, test) {
+            ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) => {
+                FieldTest::Eq(Scalar::Text(references.get(identity).cloned().unwrap_or_default()))
+            }
+            _ => test.clone(),
+        }))
+    }
+
+    /// The predicate a filter asks the store for.
+    async fn predicate(&self, filter: Option<Filter>, kmc: bool) -> Result<Option<Predicate>> {
+        match filter {
+            Some(filter) if kmc => Ok(Some(self.with_references(filter.predicate()).await?)),
+            Some(filter) => Ok(Some(filter.predicate().clone())),
+            None => Ok(None),
+        }
     }
 
     async fn within(
@@ -134,27 +137,10 @@ impl MachinesApi {
         caller: Option<&str>,
         kmc: bool,
     ) -> Result<Json<Vec<WithinItem>>> {
-        let items = match filter {
+        let items = match self.predicate(filter, kmc).await? {
             // Filters only apply from the dynamic-clustering zoom on (10.3).
-            Some(filter) if viewport.zoom >= 12.0 => {
-                let resolved = if kmc {
-                    Some(self.with_identities(&self.service.machines().await?).await?)
-                } else {
-                    None
-                };
-                let by_id: Option<HashMap<&str, &Value>> = resolved.as_ref().map(|docs| {
-                    docs.iter()
-                        .filter_map(|d| Some((d["aggregateId"].as_str()?, d)))
-                        .collect()
-                });
-                let keep = |doc: &Value| match &by_id {
-                    Some(by_id) => doc["aggregateId"]
-                        .as_str()
-                        .and_then(|id| by_id.get(id))
-                        .is_some_and(|d| filter.matches(d)),
-                    None => filter.matches(doc),
-                };
-                self.service.within_filtered(&viewport, caller, keep).await?
+            Some(predicate) if viewport.zoom >= 12.0 => {
+                self.service.within_filtered(&viewport, caller, &predicate).await?
             }
             _ => self.service.within_tiles(&viewport, caller).await?,
         };
@@ -162,27 +148,14 @@ impl MachinesApi {
     }
 
     async fn page(&self, paging: Paging, filter: Option<Filter>, kmc: bool) -> Result<Json<CvmPage>> {
-        let shared = self.service.machines().await?;
-        let resolved;
-        let docs: &[Value] = if kmc {
-            resolved = self.with_identities(&shared).await?;
-            &resolved
-        } else {
-            &shared
-        };
-        let matching: Vec<&Value> = docs
-            .iter()
-            .filter(|d| filter.as_ref().is_none_or(|f| f.matches(d)))
-            .collect();
-        let content: Vec<CvmView> = matching
-            .iter()
-            .skip(paging.offset())
-            .take(paging.per_page as usize)
-            .map(|d| projection(d, None, None))
-            .collect();
+        let predicate = self.predicate(filter, kmc).await?;
+        let (content, total) = self
+            .service
+            .machine_page(predicate.as_ref(), paging.offset(), paging.per_page as usize)
+            .await?;
         Ok(Json(CvmPage {
             content,
-            info: PageInfo::new(&paging, matching.len() as u64),
+            info: PageInfo::new(&paging, total),
         }))
     }
 }

@@ -27,9 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokens::TokenStore;
 
-/// The parsed `cvms` documents of one read-model state (namespace, checkpoint).
-type MachinesSnapshot = (Namespace, u64, Arc<Vec<serde_json::Value>>);
-
 /// Everything the Kippenstummel endpoints need.
 pub struct Kippenstummel {
     pub idents: Arc<dyn IdentStore>,
@@ -43,7 +40,6 @@ pub struct Kippenstummel {
     pub documents: Arc<dyn ReadStore>,
     pub locks: reservation::SpatialLocks,
     pub osm: osm::OsmClient,
-    machines_cache: tokio::sync::Mutex<Option<MachinesSnapshot>>,
     pub ident_tokens: IdentTokens,
     pub admin_tokens: AdminTokens,
     pub captcha_ttl: Duration,
@@ -79,7 +75,6 @@ impl Kippenstummel {
             documents,
             locks: reservation::SpatialLocks::new(read_models.clone()),
             osm: osm::OsmClient::new(&config.nominatim_url, &config.overpass_url),
-            machines_cache: tokio::sync::Mutex::new(None),
             idents,
             tokens,
             ident_commands: CommandBus::new(

@@ -3,6 +3,7 @@
 mod mongo;
 mod redis;
 mod sqlite;
+mod sqlite_query;
 
 pub use self::redis::RedisReadStore;
 pub use mongo::MongoReadStore;

@@ -1,11 +1,15 @@
 //! The embedded read-model store: a SQLite file next to the event store.
 
+use super::sqlite_query;
 use super::{now_ms, other, unavailable};
 use async_trait::async_trait;
-use projections::{ActiveModel, Change, Namespace, ReadStore, StoreError};
+use projections::{bounded_range, ActiveModel, Change, DocQuery, Namespace, Queryable, ReadStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,9 +32,16 @@ CREATE TABLE IF NOT EXISTS rm_generations (projection TEXT PRIMARY KEY, last INT
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
 ";
 
+/// The declared queryable collections, by (projection, collection).
+type Declared = Arc<RwLock<HashMap<(String, String), &'static Queryable>>>;
+
 pub struct SqliteReadStore {
     writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    /// Several readers, so concurrent queries do not wait for each other
+    /// (WAL mode lets them read beside the writer).
+    readers: Vec<Arc<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+    declared: Declared,
 }
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
@@ -49,10 +60,19 @@ impl SqliteReadStore {
         let path = dir.join("readmodels.db");
         let writer = open(&path)?;
         writer.execute_batch(SCHEMA).map_err(unavailable)?;
-        let reader = open(&path)?;
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let readers = (0..count)
+            .map(|_| {
+                let reader = open(&path)?;
+                sqlite_query::register_functions(&reader)?;
+                Ok(Arc::new(Mutex::new(reader)))
+            })
+            .collect::<Result<_, StoreError>>()?;
         Ok(Self {
             writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            declared: Arc::default(),
         })
     }
 
@@ -73,7 +93,8 @@ impl SqliteReadStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        Self::with(&self.reader, f).await
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        Self::with(&self.readers[i], f).await
     }
 
     async fn write<T: Send + 'static>(
@@ -114,6 +135,48 @@ impl SqliteReadStore {
             rows.map(|r| r.map_err(other)).collect()
         })
         .await
+    }
+}
+
+/// A [`DocQuery`] that can move to the blocking pool.
+struct OwnedQuery {
+    predicate: Option<projections::rsql::Predicate>,
+    within: Option<projections::rsql::BoundingBox>,
+    offset: usize,
+    limit: usize,
+}
+
+impl OwnedQuery {
+    fn of(query: &DocQuery<'_>) -> Self {
+        Self {
+            predicate: query.predicate.cloned(),
+            within: query.within,
+            offset: query.offset,
+            limit: query.limit,
+        }
+    }
+
+    fn borrowed(&self) -> DocQuery<'_> {
+        DocQuery {
+            predicate: self.predicate.as_ref(),
+            within: self.within,
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
+}
+
+impl SqliteReadStore {
+    fn must_be_declared(&self, ns: &Namespace, queryable: &Queryable) -> Result<(), StoreError> {
+        let declared = self.declared.read().map_err(|_| other("declarations poisoned"))?;
+        if declared.contains_key(&(ns.projection.clone(), queryable.collection.to_owned())) {
+            Ok(())
+        } else {
+            Err(other(format!(
+                "{}/{} was never declared queryable",
+                ns.projection, queryable.collection
+            )))
+        }
     }
 }
 
@@ -226,6 +289,61 @@ impl ReadStore for SqliteReadStore {
         .await
     }
 
+    async fn declare(&self, projection: &str, queryables: &'static [Queryable]) -> Result<(), StoreError> {
+        let owned = projection.to_owned();
+        self.write(move |conn| {
+            for q in queryables {
+                sqlite_query::create(conn, &owned, q)?;
+            }
+            Ok(())
+        })
+        .await?;
+        let mut declared = self.declared.write().map_err(|_| other("declarations poisoned"))?;
+        for q in queryables {
+            declared.insert((projection.to_owned(), q.collection.to_owned()), q);
+        }
+        Ok(())
+    }
+
+    async fn query_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        let Some(range) = bounded_range(query.offset, query.limit) else {
+            return Ok(Vec::new());
+        };
+        self.must_be_declared(ns, queryable)?;
+        let (ns, query) = (ns.clone(), OwnedQuery::of(query));
+        self.read(move |conn| sqlite_query::select_docs(conn, &ns, queryable, &query.borrowed(), range))
+            .await
+    }
+
+    async fn count_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<u64, StoreError> {
+        self.must_be_declared(ns, queryable)?;
+        let (ns, query) = (ns.clone(), OwnedQuery::of(query));
+        self.read(move |conn| sqlite_query::count(conn, &ns, queryable, &query.borrowed()))
+            .await
+    }
+
+    async fn query_positions(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        self.must_be_declared(ns, queryable)?;
+        let (ns, query) = (ns.clone(), OwnedQuery::of(query));
+        self.read(move |conn| sqlite_query::positions(conn, &ns, queryable, &query.borrowed()))
+            .await
+    }
+
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
         let ns = ns.clone();
         self.read(move |conn| checkpoint_of(conn, &ns)).await
@@ -233,7 +351,10 @@ impl ReadStore for SqliteReadStore {
 
     async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError> {
         let (ns, changes) = (ns.clone(), changes.to_vec());
+        let declared = self.declared.clone();
         self.write(move |conn| {
+            let declared = declared.read().map_err(|_| other("declarations poisoned"))?;
+            let queryable = |collection: &str| declared.get(&(ns.projection.clone(), collection.to_owned())).copied();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
             let found = checkpoint_of(&tx, &ns)?;
             if found != expected {
@@ -242,15 +363,25 @@ impl ReadStore for SqliteReadStore {
             let (p, g) = (&ns.projection, ns.generation as i64);
             for change in &changes {
                 match change {
-                    Change::PutDoc { collection, key, doc } => tx.execute(
-                        "INSERT OR REPLACE INTO rm_docs (projection, generation, collection, key, doc)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![p, g, collection, key, doc.to_string()],
-                    ),
-                    Change::DeleteDoc { collection, key } => tx.execute(
-                        "DELETE FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
-                        params![p, g, collection, key],
-                    ),
+                    Change::PutDoc { collection, key, doc } => {
+                        if let Some(q) = queryable(collection) {
+                            sqlite_query::write(&tx, &ns, q, key, Some(doc))?;
+                        }
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO rm_docs (projection, generation, collection, key, doc)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| s.execute(params![p, g, collection, key, doc.to_string()]))
+                    }
+                    Change::DeleteDoc { collection, key } => {
+                        if let Some(q) = queryable(collection) {
+                            sqlite_query::write(&tx, &ns, q, key, None)?;
+                        }
+                        tx.prepare_cached(
+                            "DELETE FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![p, g, collection, key]))
+                    }
                     Change::ZAdd { set, member, score } => tx.execute(
                         "INSERT OR REPLACE INTO rm_zsets (projection, generation, set_name, member, score)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -322,8 +453,19 @@ impl ReadStore for SqliteReadStore {
 
     async fn drop_generation(&self, ns: &Namespace) -> Result<(), StoreError> {
         let ns = ns.clone();
+        let queryables: Vec<&'static Queryable> = self
+            .declared
+            .read()
+            .map_err(|_| other("declarations poisoned"))?
+            .iter()
+            .filter(|((projection, _), _)| *projection == ns.projection)
+            .map(|(_, q)| *q)
+            .collect();
         self.write(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
+            for q in queryables {
+                sqlite_query::drop_generation(&tx, &ns, q)?;
+            }
             for table in ["rm_docs", "rm_zsets", "rm_checkpoints"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE projection = ?1 AND generation = ?2"),

@@ -18,7 +18,7 @@
 //! links a reference to a person once the identity document is gone.
 
 use super::{decode, iso, occurred_at, Input};
-use crate::{ChangeSet, Projection, ProjectionError, RecordedEvent};
+use crate::{ChangeSet, FieldKind, PositionFields, Projection, ProjectionError, QueryField, Queryable, RecordedEvent};
 use aggregates::kippenstummel::cvm::rules::{MAX_SCORE, MIN_SCORE};
 use aggregates::kippenstummel::cvm::{
     CvmEvent, CvmImported, CvmRegistered, CvmReported, CvmRepositioned, CvmSynchronized, CvmVoted, ReportType,
@@ -35,6 +35,62 @@ pub const REGISTRATIONS: &str = "registrations";
 pub const REPOSITIONINGS: &str = "repositionings";
 
 pub struct Cvms;
+
+/// What the machine lists and the filtered viewport query `cvms` by: the
+/// targets of the public and KMC machine field sets (`rsql::FieldSet`), and
+/// the position for `bbox` filters and viewports. The stores index these.
+pub const QUERYABLE: &[Queryable] = &[Queryable {
+    collection: CVMS,
+    fields: &[
+        QueryField {
+            path: "aggregateId",
+            kind: FieldKind::Text,
+        },
+        QueryField {
+            path: "score",
+            kind: FieldKind::Number,
+        },
+        QueryField {
+            path: "imported",
+            kind: FieldKind::Bool,
+        },
+        QueryField {
+            path: "registeredBy",
+            kind: FieldKind::Text,
+        },
+        QueryField {
+            path: "createdAt",
+            kind: FieldKind::Time,
+        },
+        QueryField {
+            path: "updatedAt",
+            kind: FieldKind::Time,
+        },
+        QueryField {
+            path: "lastVotedAt",
+            kind: FieldKind::Time,
+        },
+        // The weekly cleanup's selection.
+        QueryField {
+            path: "markedForDeletion",
+            kind: FieldKind::Bool,
+        },
+        QueryField {
+            path: "markedForDeletionAt",
+            kind: FieldKind::Time,
+        },
+    ],
+    position: Some(PositionFields {
+        filter_path: "position",
+        longitude: "longitude",
+        latitude: "latitude",
+    }),
+}];
+
+/// The queryable `cvms` collection.
+pub fn machines() -> &'static Queryable {
+    &QUERYABLE[0]
+}
 
 /// A machine as the `cvms` and `removed-cvms` collections store it. Field
 /// order is the document's key order.
@@ -418,6 +474,10 @@ impl Projection for Cvms {
 
     fn version(&self) -> u32 {
         1
+    }
+
+    fn queryable(&self) -> &'static [Queryable] {
+        QUERYABLE
     }
 
     async fn apply(&self, event: &RecordedEvent, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {

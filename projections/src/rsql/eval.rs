@@ -49,6 +49,13 @@ impl Filter {
     }
 }
 
+impl Predicate {
+    /// Whether the document satisfies the predicate alone (joins aside: see [`Filter::matches`]).
+    pub fn matches(&self, document: &Value) -> bool {
+        predicate_matches(self, document)
+    }
+}
+
 fn predicate_matches(predicate: &Predicate, document: &Value) -> bool {
     match predicate {
         Predicate::And(left, right) => predicate_matches(left, document) && predicate_matches(right, document),

@@ -45,6 +45,32 @@ pub enum Predicate {
     },
 }
 
+impl Predicate {
+    /// Every test with its path, left to right.
+    pub fn tests(&self) -> Vec<(&str, &FieldTest)> {
+        match self {
+            Self::And(l, r) | Self::Or(l, r) => {
+                let mut tests = l.tests();
+                tests.extend(r.tests());
+                tests
+            }
+            Self::Field { path, test } => vec![(path.as_str(), test)],
+        }
+    }
+
+    /// The same logic with every test replaced by `f(path, test)`.
+    pub fn map_tests(&self, f: &mut impl FnMut(&str, &FieldTest) -> FieldTest) -> Predicate {
+        match self {
+            Self::And(l, r) => Self::And(Box::new(l.map_tests(f)), Box::new(r.map_tests(f))),
+            Self::Or(l, r) => Self::Or(Box::new(l.map_tests(f)), Box::new(r.map_tests(f))),
+            Self::Field { path, test } => Self::Field {
+                path: path.clone(),
+                test: f(path, test),
+            },
+        }
+    }
+}
+
 /// What a field must satisfy. Semantics follow MongoDB's query operators on
 /// scalar fields: a missing/`null` field or one of another type fails every
 /// test except `Ne` and `Nin`, which it passes.
