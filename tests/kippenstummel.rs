@@ -1483,3 +1483,6 @@ async fn cleanup_removes_machines_marked_more_than_a_week_ago() {
 
 #[path = "kippenstummel/hardening.rs"]
 mod hardening;
+
+#[path = "kippenstummel/imports.rs"]
+mod imports;

@@ -200,4 +200,25 @@ pub trait ReadStore: Send + Sync {
     /// now; it expires after `ttl` unless renewed.
     async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+    /// Takes every lease of `names` for `owner`, or none of them (`false`).
+    /// This default takes them one by one and gives back what it took when
+    /// one is held by someone else; stores override it with one round trip.
+    async fn try_leases(&self, names: &[String], owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        for (i, name) in names.iter().enumerate() {
+            if !self.try_lease(name, owner, ttl).await? {
+                for taken in &names[..i] {
+                    self.release_lease(taken, owner).await?;
+                }
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+    /// Gives back every lease of `names` that `owner` holds.
+    async fn release_leases(&self, names: &[String], owner: &str) -> Result<(), StoreError> {
+        for name in names {
+            self.release_lease(name, owner).await?;
+        }
+        Ok(())
+    }
 }

@@ -98,6 +98,51 @@ pub fn projection(doc: &Value, caller: Option<&str>, position: Option<(f64, f64)
     }
 }
 
+/// Entries one import step reserves, decides and appends together: big
+/// enough that the per-batch work (reservations, one append, one wait for
+/// the tiles) is paid rarely, small enough that a batch finishes well within
+/// the reservations' lease time.
+pub const IMPORT_BATCH: usize = 1000;
+
+/// The zoom-12 cells of the cells index that the 50 m box around `p` touches.
+fn rule_cells(p: Position) -> Vec<(i64, i64)> {
+    let mut cells: Vec<(i64, i64)> = same_machine_box(p)
+        .iter()
+        .map(|c| {
+            let t = supercluster::tile(c.latitude, c.longitude, tiles::CELL_ZOOM);
+            (t.x, t.y)
+        })
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    cells
+}
+
+/// Machines by zoom-12 cell, for the 50 m rule.
+#[derive(Default)]
+struct NearbyMachines(std::collections::HashMap<(i64, i64), Vec<(String, Position)>>);
+
+impl NearbyMachines {
+    fn add(&mut self, id: &str, p: Position) {
+        let t = supercluster::tile(p.latitude, p.longitude, tiles::CELL_ZOOM);
+        self.0.entry((t.x, t.y)).or_default().push((id.to_owned(), p));
+    }
+
+    /// The nearest machine within 50 m of `p` (the first of equally near ones).
+    fn nearest(&self, p: Position) -> Option<String> {
+        let mut best: Option<(f64, &str)> = None;
+        for cell in rule_cells(p) {
+            for (id, q) in self.0.get(&cell).into_iter().flatten() {
+                let d = km(p, *q);
+                if d <= SAME_MACHINE_KM && best.is_none_or(|(b, _)| d < b) {
+                    best = Some((d, id));
+                }
+            }
+        }
+        best.map(|(_, id)| id.to_owned())
+    }
+}
+
 impl Kippenstummel {
     async fn active_in(&self, store: &Arc<dyn ReadStore>, name: &str) -> Result<Option<Namespace>, ApiError> {
         Ok(store
@@ -133,34 +178,7 @@ impl Kippenstummel {
     /// projection's cell index, which carries each machine's position (it
     /// must be caught up: see reservation.rs).
     async fn nearest_machine(&self, ns: &Namespace, position: Position) -> Result<Option<String>, ApiError> {
-        let mut cells: Vec<String> = same_machine_box(position)
-            .iter()
-            .map(|c| {
-                let t = supercluster::tile(c.latitude, c.longitude, tiles::CELL_ZOOM);
-                tiles::cell_key(t.x, t.y)
-            })
-            .collect();
-        cells.sort();
-        cells.dedup();
-        let mut best: Option<(f64, String)> = None;
-        for key in cells {
-            let Some(doc) = self
-                .read_models
-                .get_doc(ns, tiles::CELLS, &key)
-                .await
-                .map_err(ApiError::unavailable)?
-            else {
-                continue;
-            };
-            let cell: tiles::Cell = serde_json::from_value(doc).map_err(ApiError::internal)?;
-            for (id, (longitude, latitude)) in cell.ids.iter().zip(cell.positions) {
-                let d = km(position, Position::new(longitude, latitude));
-                if d <= SAME_MACHINE_KM && best.as_ref().is_none_or(|(b, _)| d < *b) {
-                    best = Some((d, id.clone()));
-                }
-            }
-        }
-        Ok(best.map(|(_, id)| id))
+        Ok(self.machines_near(ns, &[position]).await?.nearest(position))
     }
 
     async fn throttle_input(
@@ -306,55 +324,102 @@ impl Kippenstummel {
             .map_err(cvm_error)
     }
 
-    /// Imports (KMC manual import; 9.4.7): each entry under the same spatial
-    /// reservation as registrations, so imports never duplicate machines.
-    /// Returns how many entries were applied; entries that fail are skipped.
+    /// Imports (KMC imports, 9.4.7), in batches of [`IMPORT_BATCH`]: each
+    /// batch takes the spatial reservations of all its entries at once (so
+    /// registrations racing it still never duplicate a machine), decides the
+    /// 50 m rule for the whole batch against the cells index and its own new
+    /// machines, appends every new machine in one append, synchronizes the
+    /// machines it matched, and waits once for the tiles projection so the
+    /// next batch (and any registration) sees them. Returns how many entries
+    /// were applied.
     pub async fn import(&self, entries: Vec<(Position, Option<i32>)>) -> Result<usize, ApiError> {
         let mut applied = 0;
-        for (position, score) in entries {
-            let outcome = self
-                .locks
-                .exclusive(position, || async {
-                    let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
-                    let ns = self.caught_up(&self.read_models, tiles::NAME, head).await?;
-                    let now = Utc::now();
-                    let metadata = self.metadata(None, now);
-                    match self.nearest_machine(&ns, position).await? {
-                        Some(existing) => {
-                            let sync = CvmCommand::Synchronize {
-                                longitude: Some(position.longitude),
-                                latitude: Some(position.latitude),
-                                score,
-                                now,
-                            };
-                            self.cvm_commands
-                                .execute(&existing, sync, &metadata)
-                                .await
-                                .map_err(cvm_error)?;
-                        }
-                        None => {
-                            let id = uuid::Uuid::new_v4().to_string();
-                            let import = CvmCommand::Import {
-                                cvm_id: id.clone(),
-                                position,
-                                score,
-                            };
-                            self.cvm_commands
-                                .execute(&id, import, &metadata)
-                                .await
-                                .map_err(cvm_error)?;
-                        }
-                    }
-                    let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
-                    self.caught_up(&self.read_models, tiles::NAME, head).await.map(|_| ())
-                })
-                .await;
-            match outcome {
-                Ok(()) => applied += 1,
-                Err(e) => tracing::warn!(status = ?e.body().code, "import entry skipped"),
-            }
+        for batch in entries.chunks(IMPORT_BATCH) {
+            applied += self.import_batch(batch).await?;
         }
         Ok(applied)
+    }
+
+    async fn import_batch(&self, batch: &[(Position, Option<i32>)]) -> Result<usize, ApiError> {
+        let positions: Vec<Position> = batch.iter().map(|(p, _)| *p).collect();
+        self.locks
+            .exclusive_all(&positions, || async {
+                let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                let ns = self.caught_up(&self.read_models, tiles::NAME, head).await?;
+                let mut nearby = self.machines_near(&ns, &positions).await?;
+                let now = Utc::now();
+                let metadata = self.metadata(None, now);
+                let mut creations = Vec::new();
+                let mut updates = Vec::new();
+                for &(position, score) in batch {
+                    match nearby.nearest(position) {
+                        Some(existing) => updates.push((existing, position, score)),
+                        None => {
+                            let id = uuid::Uuid::new_v4().to_string();
+                            nearby.add(&id, position);
+                            creations.push((
+                                id.clone(),
+                                CvmCommand::Import {
+                                    cvm_id: id,
+                                    position,
+                                    score,
+                                },
+                            ));
+                        }
+                    }
+                }
+                let created = creations.len();
+                let refused = self
+                    .cvm_commands
+                    .create_many(creations, &metadata)
+                    .await
+                    .map_err(cvm_error)?;
+                for (id, reason) in &refused {
+                    tracing::warn!(cvm = %id, %reason, "import entry refused");
+                }
+                let mut applied = created - refused.len();
+                for (existing, position, score) in updates {
+                    let sync = CvmCommand::Synchronize {
+                        longitude: Some(position.longitude),
+                        latitude: Some(position.latitude),
+                        score,
+                        now,
+                    };
+                    match self.cvm_commands.execute(&existing, sync, &metadata).await {
+                        Ok(()) => applied += 1,
+                        Err(e) => tracing::warn!(cvm = %existing, error = %e, "import entry skipped"),
+                    }
+                }
+                let head = self.events.head_position().await.map_err(ApiError::unavailable)?;
+                self.caught_up(&self.read_models, tiles::NAME, head).await?;
+                Ok(applied)
+            })
+            .await
+    }
+
+    /// The live machines within reach of the 50 m rule of any of
+    /// `positions`, from the cells index (each cell read once).
+    async fn machines_near(&self, ns: &Namespace, positions: &[Position]) -> Result<NearbyMachines, ApiError> {
+        let mut cells: Vec<(i64, i64)> = positions.iter().flat_map(|p| rule_cells(*p)).collect();
+        cells.sort_unstable();
+        cells.dedup();
+        let mut nearby = NearbyMachines::default();
+        for (x, y) in cells {
+            let key = tiles::cell_key(x, y);
+            let Some(doc) = self
+                .read_models
+                .get_doc(ns, tiles::CELLS, &key)
+                .await
+                .map_err(ApiError::unavailable)?
+            else {
+                continue;
+            };
+            let cell: tiles::Cell = serde_json::from_value(doc).map_err(ApiError::internal)?;
+            for (id, (longitude, latitude)) in cell.ids.iter().zip(cell.positions) {
+                nearby.add(id, Position::new(longitude, latitude));
+            }
+        }
+        Ok(nearby)
     }
 
     /// The `cvms` document of a live machine.

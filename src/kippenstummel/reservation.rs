@@ -72,17 +72,28 @@ impl SpatialLocks {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, ApiError>>,
     {
-        let names: Vec<String> = cells_around(position)
-            .into_iter()
+        self.exclusive_all(&[position], work).await
+    }
+
+    /// Runs `work` holding the cells around every one of `positions` (a
+    /// bulk import's batch), taken all at once.
+    pub async fn exclusive_all<T, F, Fut>(&self, positions: &[Position], work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let mut names: Vec<String> = positions
+            .iter()
+            .flat_map(|p| cells_around(*p))
             .map(|c| format!("cvm-cell:{c}"))
             .collect();
+        names.sort();
+        names.dedup();
         let owner = uuid::Uuid::new_v4().to_string();
         self.acquire(&names, &owner).await?;
         let result = work().await;
-        for name in &names {
-            if let Err(e) = self.store.release_lease(name, &owner).await {
-                tracing::warn!(error = %e, lease = %name, "could not release a cell lock (it expires)");
-            }
+        if let Err(e) = self.store.release_leases(&names, &owner).await {
+            tracing::warn!(error = %e, cells = names.len(), "could not release cell locks (they expire)");
         }
         result
     }
@@ -91,25 +102,13 @@ impl SpatialLocks {
         let deadline = Instant::now() + ACQUIRE_TIMEOUT;
         let mut attempt: u64 = 0;
         loop {
-            let mut held = 0;
-            for name in names {
-                if self
-                    .store
-                    .try_lease(name, owner, LEASE_TTL)
-                    .await
-                    .map_err(ApiError::unavailable)?
-                {
-                    held += 1;
-                } else {
-                    break;
-                }
-            }
-            if held == names.len() {
+            if self
+                .store
+                .try_leases(names, owner, LEASE_TTL)
+                .await
+                .map_err(ApiError::unavailable)?
+            {
                 return Ok(());
-            }
-            // All or nothing: give back what we got so nobody waits on a partial holder.
-            for name in &names[..held] {
-                let _ = self.store.release_lease(name, owner).await;
             }
             if Instant::now() > deadline {
                 return Err(ApiError::new(error::CONFLICT));

@@ -495,6 +495,46 @@ impl ReadStore for SqliteReadStore {
         .await
     }
 
+    async fn try_leases(&self, names: &[String], owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (names, owner) = (names.to_vec(), owner.to_owned());
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let now = now_ms();
+            for name in &names {
+                let taken = tx
+                    .prepare_cached(
+                        "INSERT INTO leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+                         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+                    )
+                    .and_then(|mut s| s.execute(params![name, owner, now + ttl.as_millis() as i64, now]))
+                    .map_err(other)?;
+                if taken != 1 {
+                    return Ok(false); // dropping the transaction rolls back what it took
+                }
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn release_leases(&self, names: &[String], owner: &str) -> Result<(), StoreError> {
+        let (names, owner) = (names.to_vec(), owner.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            for name in &names {
+                tx.prepare_cached("DELETE FROM leases WHERE name = ?1 AND owner = ?2")
+                    .and_then(|mut s| s.execute(params![name, owner]))
+                    .map_err(other)?;
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         let (name, owner) = (name.to_owned(), owner.to_owned());
         self.write(move |conn| {
