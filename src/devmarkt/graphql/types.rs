@@ -2,7 +2,7 @@
 //! views, the `Failure` model and its unions, enums and inputs.
 
 use super::scalars::{ApplicationIdScalar, DateTime, Long, NonNegativeInt, PositiveInt, TemplateName};
-use super::{devmarkt, directives, internal};
+use super::{devmarkt, directives, internal, limits};
 
 const NOT_BLANK: &str = "graphql.validation.NotBlank.message";
 const SIZE: &str = "graphql.validation.Size.message";
@@ -310,6 +310,10 @@ impl UserObject {
         }))
     }
 
+    /// A user's applications can hold users with applications again: the
+    /// one list through which a document's cost grows per level, so its
+    /// complexity is its selection's times the expected length.
+    #[graphql(complexity = "limits::fan_out(child_complexity)")]
     async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<ApplicationObject>> {
         let reader = devmarkt(ctx)?.reader(self.epoch);
         let all = reader.applications_of(&self.view.id).await.map_err(internal)?;
