@@ -1,7 +1,7 @@
 //! The limits on one GraphQL document (src/devmarkt/graphql/limits.rs):
 //! expensive documents are refused before anything runs, in GraphQL's error
 //! shape (HTTP 200, `errors`, no `data`), on HTTP and WebSockets; documents
-//! inside the limits answer as before.
+//! inside the limits answer as before, through the batched loaders.
 
 use crate::rig::*;
 use crate::subscriptions::{connect, next, send};
@@ -125,6 +125,46 @@ async fn documents_just_inside_the_limits_are_answered() {
         dm.data(&admin(), &chain, json!({})).await,
         json!({"application": expected})
     );
+}
+
+/// The batched loaders answer what the read model holds, per epoch: after
+/// a QA reseed the ids restart and nothing of the old epoch shows.
+#[tokio::test]
+async fn nested_fields_follow_writes_and_reseeds() {
+    let dm = Devmarkt::start().await;
+    let query = "{ a: user(id: {type: \"testuser\", number: 2}) { ...U } b: user(id: {type: \"testuser\", number: 3}) { ...U } } \
+        fragment U on User { currentApplication { id user { id { number } } } \
+        applications { id status user { id { number } currentApplication { id } } } }";
+    let seeded = json!({
+        "a": {"currentApplication": null, "applications": [
+            {"id": 4, "status": "ACCEPTED", "user": {"id": {"number": 2}, "currentApplication": null}},
+            {"id": 5, "status": "REJECTED", "user": {"id": {"number": 2}, "currentApplication": null}}
+        ]},
+        "b": {"currentApplication": {"id": 6, "user": {"id": {"number": 3}}}, "applications": [
+            {"id": 6, "status": "UNPROCESSED", "user": {"id": {"number": 3}, "currentApplication": {"id": 6}}}
+        ]}
+    });
+    assert_eq!(dm.data(&admin(), query, json!({})).await, seeded);
+
+    let create =
+        "mutation { createApplication(templateName: \"Empty template\", answers: []) { ... on Application { id \
+        user { currentApplication { id } applications { id } } } } }";
+    assert_eq!(
+        dm.data(&user(), create, json!({})).await,
+        json!({"createApplication": {"id": 7, "user": {"currentApplication": {"id": 7}, "applications": [{"id": 4}, {"id": 5}, {"id": 7}]}}})
+    );
+    let after = dm.data(&admin(), query, json!({})).await;
+    assert_eq!(
+        after["a"]["currentApplication"],
+        json!({"id": 7, "user": {"id": {"number": 2}}})
+    );
+    assert_eq!(
+        after["a"]["applications"][2],
+        json!({"id": 7, "status": "UNPROCESSED", "user": {"id": {"number": 2}, "currentApplication": {"id": 7}}})
+    );
+
+    dm.seed().await;
+    assert_eq!(dm.data(&admin(), query, json!({})).await, seeded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@
 mod directives;
 mod gate;
 pub mod limits;
+mod loaders;
 mod mutation;
 mod query;
 pub mod scalars;
@@ -51,7 +52,8 @@ pub fn schema(devmarkt: Arc<Devmarkt>) -> DevmarktSchema {
 /// The schema with other limits (benchmarks measure what they prevent).
 pub fn schema_with(devmarkt: Arc<Devmarkt>, limits: Limits) -> DevmarktSchema {
     limited(Schema::build(Query, Mutation, Subscription), limits)
-        .data(devmarkt)
+        .data(devmarkt.clone())
+        .extension(loaders::Loaders(devmarkt))
         .extension(ErrorShape)
         .finish()
 }
