@@ -9,6 +9,8 @@
 //! - GraphQL query latency, executing documents on the schema in-process
 //!   (resolution and read-model reads, no HTTP).
 //!
+//! `cargo bench --bench devmarkt -- graphql` runs only the query latencies.
+//!
 //! Prints one line per measurement; BENCHMARKS.md records the numbers.
 
 use aggregates::devmarkt::application::{Answer, ApplicationStatus};
@@ -18,12 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stummel::config::{Config, Source};
 use stummel::devmarkt::auth::{Auth, Caller};
-use stummel::devmarkt::graphql::{schema, Epoch};
+use stummel::devmarkt::graphql::{schema, schema_with, Epoch, Limits};
 use stummel::engine::Engine;
 
 const USERS: usize = 2_000;
 const CONCURRENCY: usize = 8;
 const QUERIES: usize = 2_000;
+/// Runs of the deep query (each one walks hundreds of nodes).
+const DEEP_QUERIES: usize = 50;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -117,6 +121,33 @@ async fn throughput(engine: &Arc<Engine>, epoch: u64, sync: &str) {
     );
 }
 
+/// `user(testuser:1) { applications { user { applications { … } } } }` with
+/// `levels` nested fields below the root (the expensive document).
+fn deep_query(levels: usize) -> String {
+    let mut query = String::from("{ user(id: {type: \"testuser\", number: 1}) { ... on User { ");
+    for level in 0..levels {
+        query.push_str(if level % 2 == 0 {
+            "applications { id "
+        } else {
+            "user { role "
+        });
+    }
+    query.push_str(&"} ".repeat(levels));
+    query.push_str("} } }");
+    query
+}
+
+fn report(name: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "devmarkt/graphql {name}: p50 {:?}, p90 {:?}, p99 {:?} ({} queries, in-process)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.9),
+        percentile(&times, 0.99),
+        times.len()
+    );
+}
+
 async fn query_latency(engine: &Arc<Engine>, epoch: u64) {
     let schema = schema(engine.devmarkt.clone());
     let admin = Caller {
@@ -145,25 +176,50 @@ async fn query_latency(engine: &Arc<Engine>, epoch: u64) {
             times.push(started.elapsed());
             assert!(response.errors.is_empty(), "{:?}", response.errors);
         }
-        times.sort();
-        println!(
-            "devmarkt/graphql {name}: p50 {:?}, p90 {:?}, p99 {:?} ({QUERIES} queries, in-process)",
-            percentile(&times, 0.5),
-            percentile(&times, 0.9),
-            percentile(&times, 0.99)
-        );
+        report(name, times);
+    }
+    // The document: executed with the limits raised (what it costs
+    // the read model), and refused by the served schema.
+    let deep = deep_query(12);
+    let raised = Limits {
+        depth: 64,
+        complexity: usize::MAX,
+        ..Limits::SERVED
+    };
+    let unlimited = schema_with(engine.devmarkt.clone(), raised);
+    for (name, schema, refused) in [
+        ("deep 12 levels, limits raised", &unlimited, false),
+        ("deep 12 levels, refused", &schema, true),
+    ] {
+        let mut times = Vec::with_capacity(DEEP_QUERIES);
+        for _ in 0..DEEP_QUERIES {
+            let request = async_graphql::Request::new(deep.as_str())
+                .data(Auth(Some(admin.clone())))
+                .data(Epoch(epoch));
+            let started = Instant::now();
+            let response = schema.execute(request).await;
+            times.push(started.elapsed());
+            assert_eq!(response.errors.is_empty(), !refused, "{:?}", response.errors);
+        }
+        report(name, times);
     }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let only_queries = std::env::args().skip(1).any(|arg| arg == "graphql");
     for sync in ["full", "normal"] {
+        if only_queries && sync != "full" {
+            continue;
+        }
         let dir = tempfile::tempdir().unwrap();
         let engine = engine(dir.path(), sync).await;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let projectors = engine.spawn_projectors(shutdown_rx);
         let epoch = engine.devmarkt.reseed().await.unwrap();
-        throughput(&engine, epoch, sync).await;
+        if !only_queries {
+            throughput(&engine, epoch, sync).await;
+        }
         if sync == "full" {
             query_latency(&engine, epoch).await;
         }

@@ -8,6 +8,8 @@ mod support;
 mod applications;
 #[path = "devmarkt/auth.rs"]
 mod auth;
+#[path = "devmarkt/limits.rs"]
+mod limits;
 #[path = "devmarkt/replay.rs"]
 mod replay;
 #[path = "devmarkt/rest.rs"]

@@ -64,13 +64,30 @@ impl Reader<'_> {
         collection: &str,
         natural: &str,
     ) -> Result<Option<T>, StoreError> {
-        let Some(ns) = self.ns().await? else { return Ok(None) };
-        let key = keys::aggregate_id(self.epoch, natural);
-        Ok(self
-            .store
-            .get_doc(&ns, collection, &key)
-            .await?
-            .and_then(|doc| serde_json::from_value(doc).ok()))
+        Ok(self.docs(collection, [natural.to_owned()]).await?.pop().flatten())
+    }
+
+    /// The documents of `naturals`, in that order (`None`: no such
+    /// document), read from one resolution of the active generation.
+    /// `ReadStore` has no multi-get, so they are read one after another
+    /// (the embedded store has one reader connection: concurrent reads
+    /// would only queue for it).
+    async fn docs<T: for<'de> Deserialize<'de>>(
+        &self,
+        collection: &str,
+        naturals: impl IntoIterator<Item = String>,
+    ) -> Result<Vec<Option<T>>, StoreError> {
+        let naturals = naturals.into_iter();
+        let Some(ns) = self.ns().await? else {
+            return Ok(naturals.map(|_| None).collect());
+        };
+        let mut docs = Vec::new();
+        for natural in naturals {
+            let key = keys::aggregate_id(self.epoch, &natural);
+            let doc = self.store.get_doc(&ns, collection, &key).await?;
+            docs.push(doc.and_then(|doc| serde_json::from_value(doc).ok()));
+        }
+        Ok(docs)
     }
 
     /// Enabled templates sorted by name (spec 9.1).
@@ -109,22 +126,42 @@ impl Reader<'_> {
         let Some(view) = self.user(user).await? else {
             return Ok(Vec::new());
         };
-        let mut applications = Vec::with_capacity(view.applications.len());
-        for id in view.applications {
-            if let Some(application) = self.application(id).await? {
-                applications.push(application);
-            }
-        }
-        applications.sort_by_key(|a| (a.answers.is_empty(), a.id));
+        let mut applications: Vec<ApplicationView> = self
+            .applications(&view.applications)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        reference_order(&mut applications);
         Ok(applications)
     }
 
     /// The user's `UNPROCESSED` application (spec 9.17).
     pub async fn current_application_of(&self, user: &UserId) -> Result<Option<ApplicationView>, StoreError> {
-        Ok(self
-            .applications_of(user)
-            .await?
-            .into_iter()
-            .find(|a| a.status == ApplicationStatus::Unprocessed))
+        Ok(current(self.applications_of(user).await?))
     }
+
+    /// The users of `ids`, in that order (a batch of the GraphQL loaders).
+    pub async fn users(&self, ids: &[UserId]) -> Result<Vec<Option<UserView>>, StoreError> {
+        self.docs(USERS, ids.iter().map(UserId::to_string)).await
+    }
+
+    /// The applications of `ids`, in that order (a batch of the GraphQL loaders).
+    pub async fn applications(&self, ids: &[ApplicationId]) -> Result<Vec<Option<ApplicationView>>, StoreError> {
+        self.docs(APPLICATIONS, ids.iter().map(ApplicationId::to_string)).await
+    }
+}
+
+/// Sorts a user's applications as `User.applications` lists them: those
+/// with answers first, then those without, each by ascending id (spec 9.17,
+/// the reference's row order).
+pub fn reference_order(applications: &mut [ApplicationView]) {
+    applications.sort_by_key(|a| (a.answers.is_empty(), a.id));
+}
+
+/// The `UNPROCESSED` one of a user's applications (spec 9.17).
+pub fn current(applications: impl IntoIterator<Item = ApplicationView>) -> Option<ApplicationView> {
+    applications
+        .into_iter()
+        .find(|a| a.status == ApplicationStatus::Unprocessed)
 }

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(dm: &Devmarkt, protocol: &str) -> Socket {
+pub async fn connect(dm: &Devmarkt, protocol: &str) -> Socket {
     let url = dm.service.url("/graphql-ws").replacen("http", "ws", 1);
     let mut request = url.into_client_request().unwrap();
     request
@@ -19,7 +19,7 @@ async fn connect(dm: &Devmarkt, protocol: &str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn send(socket: &mut Socket, message: Value) {
     socket.send(Message::Text(message.to_string().into())).await.unwrap();
 }
 
@@ -38,7 +38,7 @@ async fn next_raw(socket: &mut Socket) -> Value {
 }
 
 /// The next JSON message that is not a keep-alive.
-async fn next(socket: &mut Socket) -> Value {
+pub async fn next(socket: &mut Socket) -> Value {
     loop {
         let value = next_raw(socket).await;
         if value["type"] != "ka" {

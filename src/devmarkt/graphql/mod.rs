@@ -9,6 +9,8 @@
 
 mod directives;
 mod gate;
+pub mod limits;
+mod loaders;
 mod mutation;
 mod query;
 pub mod scalars;
@@ -21,16 +23,17 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::futures_util::stream::BoxStream;
 use async_graphql::http::WebSocketProtocols;
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql::{Data, Response, Schema, ServerError, Value};
+use async_graphql::{Data, Response, Schema, SchemaBuilder, ServerError, Value};
 use async_graphql_poem::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
 use futures_util::{SinkExt, StreamExt};
 use poem::http::StatusCode;
 use poem::web::websocket::Message;
-use poem::web::websocket::WebSocket;
+use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::web::Html;
 use poem::{get, handler, EndpointExt, IntoResponse, Route};
 use std::sync::Arc;
 
+pub use limits::Limits;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
@@ -41,11 +44,32 @@ pub type DevmarktSchema = Schema<Query, Mutation, Subscription>;
 #[derive(Debug, Clone, Copy)]
 pub struct Epoch(pub u64);
 
+/// The schema the service serves.
 pub fn schema(devmarkt: Arc<Devmarkt>) -> DevmarktSchema {
-    Schema::build(Query, Mutation, Subscription)
-        .data(devmarkt)
+    schema_with(devmarkt, Limits::SERVED)
+}
+
+/// The schema with other limits (benchmarks measure what they prevent).
+pub fn schema_with(devmarkt: Arc<Devmarkt>, limits: Limits) -> DevmarktSchema {
+    limited(Schema::build(Query, Mutation, Subscription), limits)
+        .data(devmarkt.clone())
+        .extension(loaders::Loaders(devmarkt))
         .extension(ErrorShape)
         .finish()
+}
+
+/// `limits` on a schema: async-graphql's own, and [`limits::Bounds`] for
+/// what it has none for.
+fn limited(
+    builder: SchemaBuilder<Query, Mutation, Subscription>,
+    limits: Limits,
+) -> SchemaBuilder<Query, Mutation, Subscription> {
+    builder
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_recursive_depth(limits.recursive_depth)
+        .limit_directives(limits.directives)
+        .extension(limits::Bounds(limits))
 }
 
 pub fn routes(devmarkt: Arc<Devmarkt>, route: Route) -> Route {
@@ -128,6 +152,7 @@ async fn graphql_ws(
     let (schema, devmarkt) = (schema.0.clone(), devmarkt.0.clone());
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .config(message_limit())
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
             let (outgoing, forwarded) = tokio::sync::mpsc::channel::<Message>(64);
@@ -158,6 +183,14 @@ async fn graphql_ws(
                 .await;
             let _ = forwarder.await;
         })
+}
+
+/// A socket message is what a POST body is on HTTP, so it gets the body's
+/// limit (tungstenite would buffer up to 64 MiB before the document's own
+/// limits see it); a larger message closes the socket.
+fn message_limit() -> WebSocketConfig {
+    let limit = Some(crate::http::BODY_LIMIT_BYTES);
+    WebSocketConfig::default().max_message_size(limit).max_frame_size(limit)
 }
 
 /// How often the legacy protocol's keep-alive goes out (spec 10.2).

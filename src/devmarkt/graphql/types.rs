@@ -2,12 +2,12 @@
 //! views, the `Failure` model and its unions, enums and inputs.
 
 use super::scalars::{ApplicationIdScalar, DateTime, Long, NonNegativeInt, PositiveInt, TemplateName};
-use super::{devmarkt, directives, internal};
+use super::{directives, limits, loaders};
 
 const NOT_BLANK: &str = "graphql.validation.NotBlank.message";
 const SIZE: &str = "graphql.validation.Size.message";
 const RANGE: &str = "graphql.validation.Range.message";
-use crate::devmarkt::views::{ApplicationView, TemplateView, UserView};
+use crate::devmarkt::views::{self, ApplicationView, TemplateView, UserView};
 use aggregates::devmarkt::application::{self as app, Answer};
 use aggregates::devmarkt::template::{Failure, FailureData, Question, UpdateAction as DomainUpdateAction};
 use aggregates::devmarkt::user::{self as user, UserId};
@@ -220,8 +220,7 @@ impl ApplicationObject {
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Result<UserObject> {
-        let reader = devmarkt(ctx)?.reader(self.epoch);
-        let view = reader.user(&self.view.owner).await.map_err(internal)?;
+        let view = loaders::user(ctx, self.epoch, &self.view.owner).await?;
         // The owner of a live application exists; should the read model
         // not have it yet, its id is still right.
         let view = view.unwrap_or_else(|| UserView {
@@ -302,17 +301,20 @@ impl UserObject {
     }
 
     async fn current_application(&self, ctx: &Context<'_>) -> Result<Option<ApplicationObject>> {
-        let reader = devmarkt(ctx)?.reader(self.epoch);
-        let current = reader.current_application_of(&self.view.id).await.map_err(internal)?;
-        Ok(current.map(|view| ApplicationObject {
+        let all = loaders::applications(ctx, self.epoch, &self.view.applications).await?;
+        Ok(views::current(all).map(|view| ApplicationObject {
             view,
             epoch: self.epoch,
         }))
     }
 
+    /// A user's applications can hold users with applications again: the
+    /// one list through which a document's cost grows per level, so its
+    /// complexity is its selection's times the expected length.
+    #[graphql(complexity = "limits::fan_out(child_complexity)")]
     async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<ApplicationObject>> {
-        let reader = devmarkt(ctx)?.reader(self.epoch);
-        let all = reader.applications_of(&self.view.id).await.map_err(internal)?;
+        let mut all = loaders::applications(ctx, self.epoch, &self.view.applications).await?;
+        views::reference_order(&mut all);
         Ok(all
             .into_iter()
             .map(|view| ApplicationObject {
