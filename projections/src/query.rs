@@ -70,6 +70,28 @@ impl<'a> DocQuery<'a> {
 }
 
 impl Queryable {
+    /// A hash of the declaration (fields, kinds, position), stable across
+    /// builds and releases (FNV-1a; std's hasher is neither): stores name
+    /// their index structures by it, so a changed declaration is rebuilt
+    /// from the documents instead of read in the old shape.
+    pub fn fingerprint(&self) -> u32 {
+        let mut hash: u32 = 0x811c_9dc5;
+        let mut feed = |text: &str| {
+            for byte in text.bytes().chain([0]) {
+                hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+            }
+        };
+        for field in self.fields {
+            feed(field.path);
+            feed(&format!("{:?}", field.kind));
+        }
+        if let Some(p) = self.position {
+            feed(p.longitude);
+            feed(p.latitude);
+        }
+        hash
+    }
+
     pub fn field(&self, path: &str) -> Option<&QueryField> {
         self.fields.iter().find(|f| f.path == path)
     }

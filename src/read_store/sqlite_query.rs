@@ -29,26 +29,11 @@ fn table_prefix(projection: &str, queryable: &Queryable) -> String {
     format!("rmq_{}_{}_", clean(projection), clean(queryable.collection))
 }
 
-/// The table of a queryable collection. Its name ends in a fingerprint of
-/// the declared fields, so a changed declaration gets a table of its own,
-/// filled from the documents, instead of rows that miss its columns.
+/// The table of a queryable collection. Its name ends in the declaration's
+/// fingerprint, so a changed declaration gets a table of its own, filled
+/// from the documents, instead of rows that miss its columns.
 pub fn table(projection: &str, queryable: &Queryable) -> String {
-    // FNV-1a: stable across builds and releases, unlike std's hasher.
-    let mut hash: u32 = 0x811c_9dc5;
-    let mut feed = |text: &str| {
-        for byte in text.bytes().chain([0]) {
-            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-        }
-    };
-    for field in queryable.fields {
-        feed(field.path);
-        feed(&format!("{:?}", field.kind));
-    }
-    if let Some(p) = queryable.position {
-        feed(p.longitude);
-        feed(p.latitude);
-    }
-    format!("{}{hash:08x}", table_prefix(projection, queryable))
+    format!("{}{:08x}", table_prefix(projection, queryable), queryable.fingerprint())
 }
 
 fn column(i: usize) -> String {

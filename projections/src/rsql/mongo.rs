@@ -66,6 +66,14 @@ impl Filter {
     }
 }
 
+impl Predicate {
+    /// The predicate alone as a find filter, for collections that hold the
+    /// computed fields themselves (no joins needed).
+    pub fn to_mongo(&self) -> Value {
+        predicate_to_mongo(self)
+    }
+}
+
 fn join_stages(reference: &Reference) -> Vec<Value> {
     let lookup = json!({ "$lookup": {
         "from": reference.from,
