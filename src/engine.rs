@@ -8,6 +8,7 @@ use crate::kippenstummel::idents::{IdentStore, MongoIdents, SqliteIdents};
 use crate::kippenstummel::tokens::{MemoryTokens, RedisTokens, TokenStore};
 use crate::kippenstummel::Kippenstummel;
 use crate::metrics::Metrics;
+use crate::mongo::{ConnectError, Mongo, MongoSettings};
 use crate::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
 use crate::upcasters;
 use projections::{Projection, ProjectionStatus, Projector, ProjectorConfig, ReadStore};
@@ -50,6 +51,9 @@ pub enum StartupError {
         setting: &'static str,
         reason: String,
     },
+    /// The server answers but cannot run stummel (e.g. a standalone MongoDB).
+    #[error("{0}")]
+    Unsuitable(String),
     #[error("cannot open the embedded store in {dir}: {reason}")]
     Embedded { dir: String, reason: String },
 }
@@ -65,23 +69,16 @@ pub struct Engine {
     pub devmarkt: Arc<Devmarkt>,
 }
 
-async fn connect_mongo(
-    uri: &str,
-    timeout: std::time::Duration,
-) -> Result<(mongodb::Client, mongodb::Database), String> {
-    let mut options = tokio::time::timeout(timeout, mongodb::options::ClientOptions::parse(uri))
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    options.server_selection_timeout.get_or_insert(timeout);
-    options.connect_timeout.get_or_insert(timeout);
-    options.app_name.get_or_insert_with(|| "stummel".into());
-    let client = mongodb::Client::with_options(options).map_err(|e| e.to_string())?;
-    let db = client.default_database().unwrap_or_else(|| client.database("stummel"));
-    db.run_command(mongodb::bson::doc! {"ping": 1})
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((client, db))
+/// The MongoDB settings of `config` (when MONGO_URI is set).
+pub fn mongo_settings(config: &Config) -> Option<MongoSettings> {
+    let uri = config.mongo_uri.as_ref()?;
+    Some(MongoSettings {
+        uri: uri.clone(),
+        collection_prefix: config.mongo_collection_prefix.clone(),
+        server_selection_timeout: config.mongo_server_selection_timeout,
+        operation_timeout: config.mongo_operation_timeout,
+        connect_timeout: config.connect_timeout,
+    })
 }
 
 impl Engine {
@@ -101,17 +98,17 @@ impl Engine {
             ),
             None => None,
         };
-        let mongo =
-            match &config.mongo_uri {
-                Some(uri) => Some(connect_mongo(uri, config.connect_timeout).await.map_err(|reason| {
-                    StartupError::Unreachable {
-                        what: "MongoDB",
-                        setting: "MONGO_URI",
-                        reason,
-                    }
-                })?),
-                None => None,
-            };
+        let mongo = match mongo_settings(&config) {
+            Some(settings) => Some(Mongo::connect(&settings).await.map_err(|e| match e {
+                ConnectError::Unreachable(reason) => StartupError::Unreachable {
+                    what: "MongoDB",
+                    setting: "MONGO_URI",
+                    reason,
+                },
+                ConnectError::Unsuitable(reason) => StartupError::Unsuitable(reason),
+            })?),
+            None => None,
+        };
         let embedded_error = |reason: String| StartupError::Embedded {
             dir: config.data_dir.display().to_string(),
             reason,
@@ -134,16 +131,16 @@ impl Engine {
             None => Arc::new(MemoryTokens::default()),
         };
         let idents: Arc<dyn IdentStore> = match &mongo {
-            Some((_, db)) => Arc::new(MongoIdents::new(db).await.map_err(|e| mongo_error(e.to_string()))?),
+            Some(mongo) => Arc::new(MongoIdents::open(mongo).await.map_err(|e| mongo_error(e.to_string()))?),
             None => Arc::new(SqliteIdents::open(&config.data_dir).map_err(|e| embedded_error(e.to_string()))?),
         };
         let (events, mongo_reads) = match mongo {
-            Some((client, db)) => {
-                let events = MongoEventStore::with_database(client.clone(), db.clone())
+            Some(mongo) => {
+                let events = MongoEventStore::open(&mongo)
                     .await
                     .map_err(|e| mongo_error(e.to_string()))?;
                 let reads: Arc<dyn ReadStore> = Arc::new(
-                    MongoReadStore::new(client, db)
+                    MongoReadStore::open(&mongo)
                         .await
                         .map_err(|e| mongo_error(e.to_string()))?,
                 );
