@@ -39,6 +39,8 @@ pub struct Config {
     pub mongo_operation_timeout: Duration,
     pub redis_uri: Option<String>,
     pub redis_key_prefix: String,
+    /// How long a request waits for Redis (connection or answer) before it fails.
+    pub redis_timeout: Duration,
     pub jwt_secret: String,
     pub ident_secret: String,
     /// Devmarkt's HS256 key for `Self`/`Foreign` tokens.
@@ -245,6 +247,7 @@ impl Config {
             mongo_operation_timeout: ms("MONGO_OPERATION_TIMEOUT_MS", 30_000, 100, 600_000)?,
             redis_uri: src.uri("REDIS_URI", &["redis", "rediss", "redis+unix", "unix"])?,
             redis_key_prefix,
+            redis_timeout: ms("REDIS_TIMEOUT_MS", 1_000, 50, 60_000)?,
             jwt_secret: secret("JWT_SECRET")?,
             ident_secret: secret("IDENT_SECRET")?,
             devmarkt_jwt_secret: secret("DEVMARKT_JWT_SECRET")?,

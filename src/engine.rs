@@ -88,13 +88,18 @@ impl Engine {
         let metrics = Metrics::new();
         let redis = match &config.redis_uri {
             Some(uri) => Some(
-                RedisReadStore::connect(uri, &config.redis_key_prefix, config.connect_timeout)
-                    .await
-                    .map_err(|e| StartupError::Unreachable {
-                        what: "Redis",
-                        setting: "REDIS_URI",
-                        reason: e.to_string(),
-                    })?,
+                RedisReadStore::connect_with(
+                    uri,
+                    &config.redis_key_prefix,
+                    config.connect_timeout,
+                    config.redis_timeout,
+                )
+                .await
+                .map_err(|e| StartupError::Unreachable {
+                    what: "Redis",
+                    setting: "REDIS_URI",
+                    reason: e.to_string(),
+                })?,
             ),
             None => None,
         };
@@ -210,6 +215,18 @@ impl Engine {
             kippenstummel,
             devmarkt,
         })
+    }
+
+    /// Why this setup must run as one instance only, when it must: with
+    /// MongoDB several instances could share the data, but without Redis the
+    /// captcha and transfer tokens and the rate limits live in each process's
+    /// memory, so an instance would not see another's tokens or counts.
+    pub fn single_instance_reason(&self) -> Option<&'static str> {
+        (self.config.mongo_uri.is_some() && self.config.redis_uri.is_none()).then_some(
+            "MONGO_URI is set but REDIS_URI is not: this setup is single-instance only \
+             (captcha and transfer tokens and rate limits are kept in this process's memory); \
+             set REDIS_URI before starting a second instance on the same database",
+        )
     }
 
     pub fn projector(&self, name: &str) -> Option<&Arc<Projector>> {
