@@ -135,4 +135,5 @@ macro_rules! mongo_suite {
 mongo_suite!(
     an_existing_kippenstummel_database_is_left_alone,
     integers_in_any_width_are_read_back,
+    erased_identities_leave_no_link_in_documents_or_indexes,
 );

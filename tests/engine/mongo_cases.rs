@@ -217,3 +217,66 @@ pub async fn integers_in_any_width_are_read_back(mongo: &MongoDb) {
     );
     reads.commit(&ns, 7, 8, &[]).await.unwrap();
 }
+
+/// Erasing an identity deletes the only document that maps it to its
+/// reference; afterwards neither value can be found in any document we
+/// keep, nor through any index of the identity collection.
+pub async fn erased_identities_leave_no_link_in_documents_or_indexes(mongo: &MongoDb) {
+    let handle = Mongo::with_database(mongo.client.clone(), mongo.db.clone());
+    let idents = MongoIdents::open(&handle).await.unwrap();
+    let now = chrono::Utc::now();
+    for (identity, reference) in [
+        ("erased-identity", "erased-reference"),
+        ("kept-identity", "kept-reference"),
+    ] {
+        idents.insert(&ident(identity, reference)).await.unwrap();
+        idents
+            .set_username(identity, Some(&format!("{identity}-name")), Some("1234"), now)
+            .await
+            .unwrap();
+    }
+    let erased = idents.delete("erased-identity").await.unwrap().unwrap();
+    assert_eq!(erased.reference, "erased-reference");
+    assert!(idents.get("erased-identity").await.unwrap().is_none());
+
+    let needles = ["erased-identity", "erased-reference", "erased-identity-name"];
+    let collection = mongo.db.collection::<Document>(&handle.name("idents"));
+    let indexes: Vec<mongodb::IndexModel> = collection.list_indexes().await.unwrap().try_collect().await.unwrap();
+    assert!(indexes.len() >= 4, "{indexes:?}");
+    for index in &indexes {
+        let options = index.options.as_ref();
+        let name = options.and_then(|o| o.name.clone()).unwrap();
+        // A partial index only serves queries within its filter.
+        let partial = options.and_then(|o| o.partial_filter_expression.clone());
+        for (field, _) in index.keys.iter() {
+            for needle in needles {
+                let mut filter = partial.clone().unwrap_or_default();
+                filter.insert(field, needle);
+                let found = collection
+                    .count_documents(filter)
+                    .hint(mongodb::options::Hint::Name(name.clone()))
+                    .await
+                    .unwrap();
+                assert_eq!(found, 0, "{needle} still reachable through index {name}");
+            }
+        }
+    }
+    let mut found_kept = false;
+    for name in mongo.db.list_collection_names().await.unwrap() {
+        let docs: Vec<Document> = mongo
+            .db
+            .collection::<Document>(&name)
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let text = format!("{docs:?}");
+        for needle in needles {
+            assert!(!text.contains(needle), "{needle} still stored in {name}");
+        }
+        found_kept |= text.contains("kept-reference") && text.contains("kept-identity");
+    }
+    assert!(found_kept, "the scan finds what is stored");
+}

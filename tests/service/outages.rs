@@ -154,7 +154,7 @@ async fn redis_outage_fails_fast_keeps_the_rest_working_and_recovers() {
     let http = kms::client(OUTAGE_ANSWER_CEILING);
     caught_up(&http, &base).await;
     let (_, token) = kms::trusted_identity(&http, &base, &redis_uri).await;
-    let load = Load::start(vec![base.clone()], token, 0);
+    let load = Load::start(vec![base.clone()], token.clone(), 0);
     load.wait_for(5).await;
 
     redis.stop();
@@ -219,6 +219,27 @@ async fn redis_outage_fails_fast_keeps_the_rest_working_and_recovers() {
         acknowledged.len()
     );
     assert_all_listed(&http, &base, &acknowledged).await;
+
+    // A Redis that comes back empty (no persistence): the hot models are
+    // rebuilt from the log, and answers are what they were.
+    let me = |http: &reqwest::Client| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            let (status, mut body) = kms::call(http.get(format!("{base}/api/v1/ident/me")).header("x-ident", token))
+                .await
+                .unwrap();
+            assert_eq!(status, 200, "{body}");
+            body.as_object_mut().unwrap().remove("lastActiveAt");
+            body
+        }
+    };
+    let before = me(&http).await;
+    let client = redis::Client::open(redis_uri.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    eventually(RECOVERY_CEILING, || async { (me(&http).await == before).then_some(()) }).await;
+    caught_up(&http, &base).await;
+    assert_eq!(me(&http).await, before);
 }
 
 /// Runs the shell command in the environment variable `name`.
