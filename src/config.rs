@@ -31,8 +31,16 @@ pub struct Config {
     pub port: u16,
     pub data_dir: PathBuf,
     pub mongo_uri: Option<String>,
+    /// Prefix of every MongoDB collection stummel uses (MONGO_COLLECTION_PREFIX).
+    pub mongo_collection_prefix: String,
+    /// How long a MongoDB operation waits for a writable server (elections).
+    pub mongo_server_selection_timeout: Duration,
+    /// Upper bound of one MongoDB operation, transaction retries included.
+    pub mongo_operation_timeout: Duration,
     pub redis_uri: Option<String>,
     pub redis_key_prefix: String,
+    /// How long a request waits for Redis (connection or answer) before it fails.
+    pub redis_timeout: Duration,
     pub jwt_secret: String,
     pub ident_secret: String,
     /// Devmarkt's HS256 key for `Self`/`Foreign` tokens.
@@ -241,13 +249,30 @@ impl Config {
         let ms = |name: &str, default: u64, min: u64, max: u64| {
             src.number(name, default, min, max).map(Duration::from_millis)
         };
+        let mongo_collection_prefix = src
+            .get("MONGO_COLLECTION_PREFIX")
+            .unwrap_or(crate::mongo::DEFAULT_COLLECTION_PREFIX)
+            .to_owned();
+        if !mongo_collection_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            || mongo_collection_prefix.starts_with("system.")
+        {
+            return Err(ConfigError(format!(
+                "MONGO_COLLECTION_PREFIX may only contain letters, digits, _, - and . (got {mongo_collection_prefix:?})"
+            )));
+        }
         Ok(Self {
             environment,
             port: src.number("PORT", 8080u16, 0, u16::MAX)?,
             data_dir: PathBuf::from(src.get("DATA_DIR").unwrap_or("./data")),
             mongo_uri: src.uri("MONGO_URI", &["mongodb", "mongodb+srv"])?,
+            mongo_collection_prefix,
+            mongo_server_selection_timeout: ms("MONGO_SERVER_SELECTION_TIMEOUT_MS", 15_000, 100, 600_000)?,
+            mongo_operation_timeout: ms("MONGO_OPERATION_TIMEOUT_MS", 30_000, 100, 600_000)?,
             redis_uri: src.uri("REDIS_URI", &["redis", "rediss", "redis+unix", "unix"])?,
             redis_key_prefix,
+            redis_timeout: ms("REDIS_TIMEOUT_MS", 1_000, 50, 60_000)?,
             jwt_secret: secret("JWT_SECRET")?,
             ident_secret: secret("IDENT_SECRET")?,
             devmarkt_jwt_secret: secret("DEVMARKT_JWT_SECRET")?,
@@ -369,6 +394,14 @@ mod tests {
             (vec![("MONGO_URI", "mongodb://localhost")], "NODE_ENV is required"),
             (vec![("TRUST_PROXY", "10.0.0.0/33")], "TRUST_PROXY"),
             (vec![("REQUEST_TIMEOUT_MS", "10")], "REQUEST_TIMEOUT_MS must be"),
+            (
+                vec![("MONGO_COLLECTION_PREFIX", "a$b")],
+                "MONGO_COLLECTION_PREFIX may only",
+            ),
+            (
+                vec![("MONGO_OPERATION_TIMEOUT_MS", "5")],
+                "MONGO_OPERATION_TIMEOUT_MS must be",
+            ),
         ] {
             let error = config(&pairs).unwrap_err().to_string();
             assert!(error.contains(needle), "{pairs:?}: {error}");

@@ -8,6 +8,7 @@ use crate::kippenstummel::idents::{IdentStore, MongoIdents, SqliteIdents};
 use crate::kippenstummel::tokens::{MemoryTokens, RedisTokens, TokenStore};
 use crate::kippenstummel::Kippenstummel;
 use crate::metrics::Metrics;
+use crate::mongo::{ConnectError, Mongo, MongoSettings};
 use crate::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
 use crate::upcasters;
 use projections::{Projection, ProjectionStatus, Projector, ProjectorConfig, ReadStore};
@@ -50,6 +51,9 @@ pub enum StartupError {
         setting: &'static str,
         reason: String,
     },
+    /// The server answers but cannot run stummel (e.g. a standalone MongoDB).
+    #[error("{0}")]
+    Unsuitable(String),
     #[error("cannot open the embedded store in {dir}: {reason}")]
     Embedded { dir: String, reason: String },
     #[error("cannot prepare the read model {projection}: {reason}")]
@@ -67,23 +71,16 @@ pub struct Engine {
     pub devmarkt: Arc<Devmarkt>,
 }
 
-async fn connect_mongo(
-    uri: &str,
-    timeout: std::time::Duration,
-) -> Result<(mongodb::Client, mongodb::Database), String> {
-    let mut options = tokio::time::timeout(timeout, mongodb::options::ClientOptions::parse(uri))
-        .await
-        .map_err(|_| format!("no answer within {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    options.server_selection_timeout.get_or_insert(timeout);
-    options.connect_timeout.get_or_insert(timeout);
-    options.app_name.get_or_insert_with(|| "stummel".into());
-    let client = mongodb::Client::with_options(options).map_err(|e| e.to_string())?;
-    let db = client.default_database().unwrap_or_else(|| client.database("stummel"));
-    db.run_command(mongodb::bson::doc! {"ping": 1})
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((client, db))
+/// The MongoDB settings of `config` (when MONGO_URI is set).
+pub fn mongo_settings(config: &Config) -> Option<MongoSettings> {
+    let uri = config.mongo_uri.as_ref()?;
+    Some(MongoSettings {
+        uri: uri.clone(),
+        collection_prefix: config.mongo_collection_prefix.clone(),
+        server_selection_timeout: config.mongo_server_selection_timeout,
+        operation_timeout: config.mongo_operation_timeout,
+        connect_timeout: config.connect_timeout,
+    })
 }
 
 impl Engine {
@@ -93,27 +90,32 @@ impl Engine {
         let metrics = Metrics::new();
         let redis = match &config.redis_uri {
             Some(uri) => Some(
-                RedisReadStore::connect(uri, &config.redis_key_prefix, config.connect_timeout)
-                    .await
-                    .map_err(|e| StartupError::Unreachable {
-                        what: "Redis",
-                        setting: "REDIS_URI",
-                        reason: e.to_string(),
-                    })?,
+                RedisReadStore::connect_with(
+                    uri,
+                    &config.redis_key_prefix,
+                    config.connect_timeout,
+                    config.redis_timeout,
+                )
+                .await
+                .map_err(|e| StartupError::Unreachable {
+                    what: "Redis",
+                    setting: "REDIS_URI",
+                    reason: e.to_string(),
+                })?,
             ),
             None => None,
         };
-        let mongo =
-            match &config.mongo_uri {
-                Some(uri) => Some(connect_mongo(uri, config.connect_timeout).await.map_err(|reason| {
-                    StartupError::Unreachable {
-                        what: "MongoDB",
-                        setting: "MONGO_URI",
-                        reason,
-                    }
-                })?),
-                None => None,
-            };
+        let mongo = match mongo_settings(&config) {
+            Some(settings) => Some(Mongo::connect(&settings).await.map_err(|e| match e {
+                ConnectError::Unreachable(reason) => StartupError::Unreachable {
+                    what: "MongoDB",
+                    setting: "MONGO_URI",
+                    reason,
+                },
+                ConnectError::Unsuitable(reason) => StartupError::Unsuitable(reason),
+            })?),
+            None => None,
+        };
         let embedded_error = |reason: String| StartupError::Embedded {
             dir: config.data_dir.display().to_string(),
             reason,
@@ -136,16 +138,16 @@ impl Engine {
             None => Arc::new(MemoryTokens::default()),
         };
         let idents: Arc<dyn IdentStore> = match &mongo {
-            Some((_, db)) => Arc::new(MongoIdents::new(db).await.map_err(|e| mongo_error(e.to_string()))?),
+            Some(mongo) => Arc::new(MongoIdents::open(mongo).await.map_err(|e| mongo_error(e.to_string()))?),
             None => Arc::new(SqliteIdents::open(&config.data_dir).map_err(|e| embedded_error(e.to_string()))?),
         };
         let (events, mongo_reads) = match mongo {
-            Some((client, db)) => {
-                let events = MongoEventStore::with_database(client.clone(), db.clone())
+            Some(mongo) => {
+                let events = MongoEventStore::open(&mongo)
                     .await
                     .map_err(|e| mongo_error(e.to_string()))?;
                 let reads: Arc<dyn ReadStore> = Arc::new(
-                    MongoReadStore::new(client, db)
+                    MongoReadStore::open(&mongo)
                         .await
                         .map_err(|e| mongo_error(e.to_string()))?,
                 );
@@ -221,6 +223,18 @@ impl Engine {
             kippenstummel,
             devmarkt,
         })
+    }
+
+    /// Why this setup must run as one instance only, when it must: with
+    /// MongoDB several instances could share the data, but without Redis the
+    /// captcha and transfer tokens and the rate limits live in each process's
+    /// memory, so an instance would not see another's tokens or counts.
+    pub fn single_instance_reason(&self) -> Option<&'static str> {
+        (self.config.mongo_uri.is_some() && self.config.redis_uri.is_none()).then_some(
+            "MONGO_URI is set but REDIS_URI is not: this setup is single-instance only \
+             (captcha and transfer tokens and rate limits are kept in this process's memory); \
+             set REDIS_URI before starting a second instance on the same database",
+        )
     }
 
     pub fn projector(&self, name: &str) -> Option<&Arc<Projector>> {

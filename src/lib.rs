@@ -11,6 +11,7 @@ pub mod http;
 pub mod kippenstummel;
 pub mod loadgen;
 pub mod metrics;
+pub mod mongo;
 pub mod read_store;
 pub mod replay;
 pub mod serve;

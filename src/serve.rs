@@ -10,6 +10,9 @@ use tokio::sync::watch;
 
 pub async fn run(engine: Engine) -> anyhow::Result<()> {
     let engine = Arc::new(engine);
+    if let Some(reason) = engine.single_instance_reason() {
+        tracing::warn!("{reason}");
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut projectors = engine.spawn_projectors(shutdown_rx.clone());
     projectors.push(tokio::spawn(crate::kippenstummel::cleanup::run_scheduled(

@@ -1,8 +1,28 @@
 //! Black-box tests of Devmarkt: the `stummel` binary in QA mode on a real
 //! port, driven over HTTP (GraphQL, REST) and WebSockets, with the keys and
-//! the seed of the reference's QA suite.
+//! the seed of the reference's QA suite. Every case runs on the embedded
+//! store and, when STUMMEL_TEST_MONGO_URI is set, on a fresh MongoDB
+//! database (ignored otherwise).
 
 mod support;
+
+/// Two tests for the case `async fn $case()`: `$embedded` on the embedded
+/// store, `$mongo` with every service the case starts pointed at one fresh
+/// MongoDB database (see [`rig::on_mongodb`]).
+macro_rules! on_both_backends {
+    ($(#[$test:meta])* $case:ident: $embedded:ident, $mongo:ident) => {
+        $(#[$test])*
+        async fn $embedded() {
+            $case().await;
+        }
+
+        $(#[$test])*
+        #[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+        async fn $mongo() {
+            crate::rig::on_mongodb($case()).await;
+        }
+    };
+}
 
 #[path = "devmarkt/applications.rs"]
 mod applications;

@@ -9,6 +9,8 @@ mod support;
 
 #[path = "engine/event_store_cases.rs"]
 mod event_store_cases;
+#[path = "engine/mongo_cases.rs"]
+mod mongo_cases;
 #[path = "engine/projector_cases.rs"]
 mod projector_cases;
 #[path = "engine/read_store_cases.rs"]
@@ -112,4 +114,27 @@ read_store_suite!(projector, projector_cases:
     version_change_rebuilds_at_start,
     second_instance_takes_over_an_expired_lease,
     failing_event_stops_the_projection_without_skipping,
+);
+
+/// Cases that only exist on MongoDB.
+macro_rules! mongo_suite {
+    ($($case:ident),* $(,)?) => {
+        mod mongo_only {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[ignore = "needs STUMMEL_TEST_MONGO_URI"]
+                async fn $case() {
+                    let mongo = crate::MongoDb::fresh().await;
+                    crate::mongo_cases::$case(&mongo).await;
+                    mongo.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+mongo_suite!(
+    an_existing_kippenstummel_database_is_left_alone,
+    integers_in_any_width_are_read_back,
+    erased_identities_leave_no_link_in_documents_or_indexes,
 );

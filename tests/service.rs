@@ -3,6 +3,11 @@
 
 mod support;
 
+#[path = "service/instances.rs"]
+mod instances;
+#[path = "service/outages.rs"]
+mod outages;
+
 use projections::{Namespace, Projector, ProjectorConfig, ReadStore};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -9,51 +9,47 @@
 //! in commit order, and a reader polling `position > checkpoint` never skips an
 //! event that commits late. Snapshots live in `snapshots`, written in the same
 //! transaction. Transactions need a replica set (a single node is enough) or
-//! a mongos.
+//! a mongos; they write with `w: majority` and read a snapshot, and every
+//! read of the log reads majority-committed data, so nothing a failover can
+//! roll back is ever answered as appended or handed to a projector.
+//! Collection names carry the configured prefix (`stummel_events`, ...).
 
 use super::{connection, unknown, SnapshotWrite, StoredEvent};
+use crate::mongo::{json, num, txn, Mongo};
 use chrono::Utc;
 use cqrs_es::persist::{PersistenceError, SerializedEvent, SerializedSnapshot};
-use futures_util::TryStreamExt;
-use mongodb::bson::{self, doc, Bson, Document};
-use mongodb::error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use futures_util::{FutureExt, TryStreamExt};
+use mongodb::bson::{self, doc, Document};
 use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::{ClientSession, Collection, IndexModel};
 use serde_json::Value;
 
-/// Transient transaction errors (write conflicts on the counter under
-/// concurrent appends) are retried this many times before giving up.
-const MAX_TRANSACTION_ATTEMPTS: usize = 50;
+/// The collections of the event store (before the prefix).
+pub const COLLECTIONS: [&str; 3] = ["events", "snapshots", "counters"];
 
 pub struct MongoEventStore {
-    client: Client,
-    db: Database,
+    mongo: Mongo,
     events: Collection<Document>,
     snapshots: Collection<Document>,
     counters: Collection<Document>,
 }
 
 impl MongoEventStore {
-    /// Connects with `uri` (its default database, or `database` when given)
-    /// and creates the indexes.
-    pub async fn connect(uri: &str, database: Option<&str>) -> Result<Self, PersistenceError> {
-        let client = Client::with_uri_str(uri).await.map_err(connection)?;
-        let db = match database {
-            Some(name) => client.database(name),
-            None => client.default_database().unwrap_or_else(|| client.database("stummel")),
-        };
-        Self::with_database(client, db).await
+    /// An event store on `client`/`db` with the default collection prefix.
+    pub async fn with_database(client: mongodb::Client, db: mongodb::Database) -> Result<Self, PersistenceError> {
+        Self::open(&Mongo::with_database(client, db)).await
     }
 
-    pub async fn with_database(client: Client, db: Database) -> Result<Self, PersistenceError> {
+    /// Creates the collections and indexes (before any transaction runs).
+    pub async fn open(mongo: &Mongo) -> Result<Self, PersistenceError> {
         let store = Self {
-            events: db.collection("events"),
-            snapshots: db.collection("snapshots"),
-            counters: db.collection("counters"),
-            client,
-            db,
+            events: mongo.collection("events"),
+            snapshots: mongo.collection("snapshots"),
+            counters: mongo.collection("counters"),
+            mongo: mongo.clone(),
         };
         store.ping().await?;
+        mongo.ensure_collections(&COLLECTIONS).await.map_err(connection)?;
         let unique = || IndexOptions::builder().unique(true).build();
         store
             .events
@@ -82,129 +78,104 @@ impl MongoEventStore {
         Ok(store)
     }
 
-    pub fn database(&self) -> &Database {
-        &self.db
+    pub fn database(&self) -> &mongodb::Database {
+        &self.mongo.db
+    }
+
+    pub fn mongo(&self) -> &Mongo {
+        &self.mongo
     }
 
     pub async fn ping(&self) -> Result<(), PersistenceError> {
-        self.db
+        self.mongo.check().map_err(connection)?;
+        self.mongo
+            .db
             .run_command(doc! {"ping": 1})
             .await
             .map(|_| ())
             .map_err(connection)
     }
 
+    /// Appends in one transaction (see the module docs and
+    /// [`crate::mongo::txn`] for what is retried). A duplicate (aggregate,
+    /// sequence) is an optimistic-concurrency conflict.
     pub async fn append(
         &self,
         aggregate_type: &str,
         events: &[SerializedEvent],
         snapshot: Option<SnapshotWrite>,
     ) -> Result<Vec<u64>, PersistenceError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_append(aggregate_type, events, snapshot.as_ref()).await {
-                Ok(positions) => return Ok(positions),
-                Err(error) if is_duplicate_key(&error) => return Err(PersistenceError::OptimisticLockError),
-                Err(error)
-                    if attempt < MAX_TRANSACTION_ATTEMPTS
-                        && (error.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                            || error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)) =>
-                {
-                    // Back off a little so the conflicting transaction can commit.
-                    tokio::time::sleep(std::time::Duration::from_millis(attempt as u64)).await;
-                }
-                Err(error) => return Err(connection(error)),
-            }
+        let context = (self, aggregate_type, events, snapshot.as_ref());
+        let result = self
+            .mongo
+            .transaction_where(
+                position_taken,
+                context,
+                |session, (store, aggregate_type, events, snapshot)| {
+                    let (store, aggregate_type, events, snapshot) = (*store, *aggregate_type, *events, *snapshot);
+                    async move { store.append_in(session, aggregate_type, events, snapshot).await }.boxed()
+                },
+            )
+            .await;
+        match result {
+            Ok(positions) => Ok(positions),
+            Err(error) if txn::is_duplicate_key(error.error()) => Err(PersistenceError::OptimisticLockError),
+            Err(error) => Err(connection(error)),
         }
     }
 
-    async fn try_append(
+    async fn append_in(
         &self,
+        session: &mut ClientSession,
         aggregate_type: &str,
         events: &[SerializedEvent],
         snapshot: Option<&SnapshotWrite>,
     ) -> Result<Vec<u64>, mongodb::error::Error> {
-        let mut session = self.client.start_session().await?;
-        session.start_transaction().await?;
-        let result: Result<Vec<u64>, mongodb::error::Error> = async {
-            let counter = self
-                .counters
-                .find_one_and_update(doc! {"_id": "events"}, doc! {"$inc": {"position": events.len() as i64}})
+        let counter = self
+            .counters
+            .find_one_and_update(doc! {"_id": "events"}, doc! {"$inc": {"position": events.len() as i64}})
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?
+            .ok_or_else(|| mongodb::error::Error::custom("counter document missing after upsert".to_owned()))?;
+        let last = num::uint(&counter, "position").map_err(|e| mongodb::error::Error::custom(e.to_string()))?;
+        let first = last + 1 - events.len() as u64;
+        let recorded_at = bson::DateTime::from_millis(Utc::now().timestamp_millis());
+        let docs = events.iter().zip(first..).map(|(event, position)| {
+            doc! {
+                "_id": uuid::Uuid::new_v4().to_string(),
+                "position": position as i64,
+                "aggregate_type": aggregate_type,
+                "aggregate_id": &event.aggregate_id,
+                "sequence": event.sequence as i64,
+                "event_type": &event.event_type,
+                "event_version": &event.event_version,
+                "payload": json::to_bson(&event.payload),
+                "metadata": json::to_bson(&event.metadata),
+                "recorded_at": recorded_at,
+            }
+        });
+        self.events.insert_many(docs).session(&mut *session).await?;
+        if let Some(s) = snapshot {
+            // A plain upsert is safe: the events inserted above hold the
+            // stream's highest sequence (a competing append of the same
+            // sequence fails on the unique index and aborts this transaction),
+            // so no stored snapshot can be newer than this one.
+            self.snapshots
+                .update_one(
+                    doc! {"aggregate_type": aggregate_type, "aggregate_id": &s.aggregate_id},
+                    doc! {"$set": {
+                        "last_sequence": s.last_sequence as i64,
+                        "snapshot_no": s.snapshot_no as i64,
+                        "payload": json::to_bson(&s.state),
+                    }},
+                )
                 .upsert(true)
-                .return_document(ReturnDocument::After)
-                .session(&mut session)
-                .await?
-                .ok_or_else(|| mongodb::error::Error::custom("counter document missing after upsert"))?;
-            let last = counter.get_i64("position").map_err(mongodb::error::Error::custom)? as u64;
-            let first = last + 1 - events.len() as u64;
-            let recorded_at = bson::DateTime::from_millis(Utc::now().timestamp_millis());
-            let docs = events
-                .iter()
-                .zip(first..)
-                .map(|(event, position)| -> Result<Document, mongodb::error::Error> {
-                    Ok(doc! {
-                        "_id": uuid::Uuid::new_v4().to_string(),
-                        "position": position as i64,
-                        "aggregate_type": aggregate_type,
-                        "aggregate_id": &event.aggregate_id,
-                        "sequence": event.sequence as i64,
-                        "event_type": &event.event_type,
-                        "event_version": &event.event_version,
-                        "payload": to_bson(&event.payload)?,
-                        "metadata": to_bson(&event.metadata)?,
-                        "recorded_at": recorded_at,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            self.events.insert_many(docs).session(&mut session).await?;
-            if let Some(s) = snapshot {
-                self.snapshots
-                    .update_one(
-                        doc! {"aggregate_type": aggregate_type, "aggregate_id": &s.aggregate_id,
-                        "last_sequence": {"$lt": s.last_sequence as i64}},
-                        doc! {"$set": {
-                            "last_sequence": s.last_sequence as i64,
-                            "snapshot_no": s.snapshot_no as i64,
-                            "payload": to_bson(&s.state)?,
-                        }},
-                    )
-                    .session(&mut session)
-                    .await?;
-                // First snapshot of this aggregate: insert (a racing insert
-                // fails on the unique index, which aborts the transaction).
-                let exists = self
-                    .snapshots
-                    .find_one(doc! {"aggregate_type": aggregate_type, "aggregate_id": &s.aggregate_id})
-                    .session(&mut session)
-                    .await?
-                    .is_some();
-                if !exists {
-                    self.snapshots
-                        .insert_one(doc! {
-                            "aggregate_type": aggregate_type,
-                            "aggregate_id": &s.aggregate_id,
-                            "last_sequence": s.last_sequence as i64,
-                            "snapshot_no": s.snapshot_no as i64,
-                            "payload": to_bson(&s.state)?,
-                        })
-                        .session(&mut session)
-                        .await?;
-                }
-            }
-            Ok((first..=last).collect())
+                .session(&mut *session)
+                .await?;
         }
-        .await;
-        match result {
-            Ok(positions) => {
-                session.commit_transaction().await?;
-                Ok(positions)
-            }
-            Err(error) => {
-                let _ = session.abort_transaction().await;
-                Err(error)
-            }
-        }
+        Ok((first..=last).collect())
     }
 
     pub async fn stream_of(
@@ -213,6 +184,7 @@ impl MongoEventStore {
         aggregate_id: &str,
         after: u64,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.mongo.check().map_err(connection)?;
         let docs: Vec<Document> = self
             .events
             .find(doc! {"aggregate_type": aggregate_type, "aggregate_id": aggregate_id, "sequence": {"$gt": after as i64}})
@@ -230,6 +202,7 @@ impl MongoEventStore {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        self.mongo.check().map_err(connection)?;
         let Some(found) = self
             .snapshots
             .find_one(doc! {"aggregate_type": aggregate_type, "aggregate_id": aggregate_id})
@@ -240,13 +213,14 @@ impl MongoEventStore {
         };
         Ok(Some(SerializedSnapshot {
             aggregate_id: aggregate_id.to_owned(),
-            aggregate: from_bson(found.get("payload"))?,
-            current_sequence: found.get_i64("last_sequence").map_err(unknown)? as usize,
-            current_snapshot: found.get_i64("snapshot_no").map_err(unknown)? as usize,
+            aggregate: payload(&found, "payload"),
+            current_sequence: num::uint(&found, "last_sequence").map_err(unknown)? as usize,
+            current_snapshot: num::uint(&found, "snapshot_no").map_err(unknown)? as usize,
         }))
     }
 
     pub async fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, PersistenceError> {
+        self.mongo.check().map_err(connection)?;
         let docs: Vec<Document> = self
             .events
             .find(doc! {"position": {"$gt": after as i64}})
@@ -260,7 +234,7 @@ impl MongoEventStore {
         docs.iter()
             .map(|d| {
                 Ok(StoredEvent {
-                    position: d.get_i64("position").map_err(unknown)? as u64,
+                    position: num::uint(d, "position").map_err(unknown)?,
                     event_id: d.get_str("_id").map_err(unknown)?.to_owned(),
                     recorded_at: chrono::DateTime::from_timestamp_millis(
                         d.get_datetime("recorded_at").map_err(unknown)?.timestamp_millis(),
@@ -273,6 +247,7 @@ impl MongoEventStore {
     }
 
     pub async fn head(&self) -> Result<u64, PersistenceError> {
+        self.mongo.check().map_err(connection)?;
         let last = self
             .events
             .find_one(doc! {})
@@ -280,42 +255,30 @@ impl MongoEventStore {
             .projection(doc! {"position": 1})
             .await
             .map_err(connection)?;
-        last.map_or(Ok(0), |d| d.get_i64("position").map(|p| p as u64))
-            .map_err(unknown)
+        last.map_or(Ok(0), |d| num::uint(&d, "position")).map_err(unknown)
     }
 }
 
-fn to_bson(value: &Value) -> Result<Bson, mongodb::error::Error> {
-    bson::to_bson(value).map_err(mongodb::error::Error::custom)
+/// Rerun on the usual transient errors, and when the unique position index
+/// fires: then a concurrent append took the same counter value, which snapshot
+/// transactions should prevent; the rerun reads the counter afresh. (A
+/// duplicate on the stream index is a real conflict: OptimisticLockError.)
+fn position_taken(error: &mongodb::error::Error) -> bool {
+    txn::is_transient(error) || txn::is_duplicate_on(error, "position_1")
 }
 
-fn from_bson(value: Option<&Bson>) -> Result<Value, PersistenceError> {
-    let value = value.cloned().unwrap_or(Bson::Null);
-    // Relaxed extended JSON keeps plain numbers, strings and nesting as they were.
-    Ok(value.into_relaxed_extjson())
+fn payload(d: &Document, key: &str) -> Value {
+    d.get(key).map_or(Value::Null, json::from_bson)
 }
 
 fn serialized(d: &Document) -> Result<SerializedEvent, PersistenceError> {
     Ok(SerializedEvent {
         aggregate_id: d.get_str("aggregate_id").map_err(unknown)?.to_owned(),
-        sequence: d.get_i64("sequence").map_err(unknown)? as usize,
+        sequence: num::uint(d, "sequence").map_err(unknown)? as usize,
         aggregate_type: d.get_str("aggregate_type").map_err(unknown)?.to_owned(),
         event_type: d.get_str("event_type").map_err(unknown)?.to_owned(),
         event_version: d.get_str("event_version").map_err(unknown)?.to_owned(),
-        payload: from_bson(d.get("payload"))?,
-        metadata: from_bson(d.get("metadata"))?,
+        payload: payload(d, "payload"),
+        metadata: payload(d, "metadata"),
     })
-}
-
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
-    const DUPLICATE_KEY: i32 = 11000;
-    match error.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
-        ErrorKind::InsertMany(e) => e
-            .write_errors
-            .as_ref()
-            .is_some_and(|errors| errors.iter().any(|e| e.code == DUPLICATE_KEY)),
-        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
-        _ => false,
-    }
 }

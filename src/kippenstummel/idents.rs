@@ -308,8 +308,10 @@ impl IdentStore for SqliteIdents {
     }
 }
 
-/// The MongoDB store: collection `idents`.
+/// The MongoDB store: collection `idents` (with the configured prefix:
+/// `stummel_idents`, so the original Kippenstummel's `idents` is never touched).
 pub struct MongoIdents {
+    mongo: crate::mongo::Mongo,
     idents: Collection<Document>,
 }
 
@@ -346,8 +348,14 @@ fn duplicate_key(e: &mongodb::error::Error) -> bool {
 }
 
 impl MongoIdents {
+    /// The store in `db` with the default collection prefix.
     pub async fn new(db: &mongodb::Database) -> Result<Self, IdentStoreError> {
-        let idents: Collection<Document> = db.collection("idents");
+        Self::open(&crate::mongo::Mongo::with_database(db.client().clone(), db.clone())).await
+    }
+
+    pub async fn open(mongo: &crate::mongo::Mongo) -> Result<Self, IdentStoreError> {
+        mongo.ensure_collections(&["idents"]).await.map_err(failed)?;
+        let idents = mongo.collection("idents");
         let unique = IndexOptions::builder().unique(true).build();
         idents
             .create_indexes([
@@ -373,13 +381,22 @@ impl MongoIdents {
             ])
             .await
             .map_err(failed)?;
-        Ok(Self { idents })
+        Ok(Self {
+            mongo: mongo.clone(),
+            idents,
+        })
+    }
+
+    /// Fails at once while MongoDB is known to be down (see `crate::mongo::health`).
+    fn up(&self) -> Result<(), IdentStoreError> {
+        self.mongo.check().map_err(failed)
     }
 }
 
 #[async_trait]
 impl IdentStore for MongoIdents {
     async fn insert(&self, d: &IdentDoc) -> Result<(), IdentStoreError> {
+        self.up()?;
         let mut row = doc! {
             "identity": &d.identity, "secret": &d.secret_hash, "reference": &d.reference,
             "trusted": d.trusted, "lastActiveAt": bson_time(&d.last_active_at),
@@ -395,6 +412,7 @@ impl IdentStore for MongoIdents {
     }
 
     async fn get(&self, identity: &str) -> Result<Option<IdentDoc>, IdentStoreError> {
+        self.up()?;
         let found = self
             .idents
             .find_one(doc! {"identity": identity})
@@ -404,6 +422,7 @@ impl IdentStore for MongoIdents {
     }
 
     async fn get_by_reference(&self, references: &[String]) -> Result<Vec<IdentDoc>, IdentStoreError> {
+        self.up()?;
         let rows: Vec<Document> = self
             .idents
             .find(doc! {"reference": {"$in": references}})
@@ -422,6 +441,7 @@ impl IdentStore for MongoIdents {
         suffix: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<UsernameChange, IdentStoreError> {
+        self.up()?;
         let mut set = doc! {"updatedAt": bson_time(&now)};
         set.insert("username", username.map_or(mongodb::bson::Bson::Null, |u| u.into()));
         if let Some(s) = suffix {
@@ -440,6 +460,7 @@ impl IdentStore for MongoIdents {
     }
 
     async fn set_trusted(&self, identity: &str, trusted: bool, now: DateTime<Utc>) -> Result<bool, IdentStoreError> {
+        self.up()?;
         let r = self
             .idents
             .update_one(
@@ -457,6 +478,7 @@ impl IdentStore for MongoIdents {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> Result<(), IdentStoreError> {
+        self.up()?;
         self.idents
             .update_one(
                 doc! {"identity": identity, "lastActiveAt": {"$lt": bson_time(&stale_before)}},
@@ -468,6 +490,7 @@ impl IdentStore for MongoIdents {
     }
 
     async fn delete(&self, identity: &str) -> Result<Option<IdentDoc>, IdentStoreError> {
+        self.up()?;
         let found = self
             .idents
             .find_one_and_delete(doc! {"identity": identity})
@@ -477,6 +500,7 @@ impl IdentStore for MongoIdents {
     }
 
     async fn all(&self) -> Result<Vec<IdentDoc>, IdentStoreError> {
+        self.up()?;
         let rows: Vec<Document> = self
             .idents
             .find(doc! {})

@@ -6,21 +6,32 @@
 //! checks the checkpoint (fencing) and then writes changes and checkpoint.
 
 use super::{now_ms, other, unavailable};
+use crate::mongo::{num, txn, Mongo};
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
-use mongodb::error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
-use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Client, Collection, Database, IndexModel};
+use futures_util::{FutureExt, TryStreamExt};
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::ReturnDocument;
+use mongodb::{ClientSession, Collection, IndexModel};
 use projections::{ActiveModel, Change, Namespace, ReadStore, StoreError};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-const MAX_TRANSACTION_ATTEMPTS: usize = 20;
+/// The collections of the read-model store (before the prefix).
+pub const COLLECTIONS: [&str; 6] = [
+    "rm_docs",
+    "rm_zsets",
+    "rm_checkpoints",
+    "rm_active",
+    "rm_generations",
+    "leases",
+];
+
+/// Ids per `delete_many`: keeps each filter far below the 16 MB document limit.
+const IDS_PER_DELETE: usize = 10_000;
 
 pub struct MongoReadStore {
-    client: Client,
-    db: Database,
+    mongo: Mongo,
     docs: Collection<Document>,
     zsets: Collection<Document>,
     checkpoints: Collection<Document>,
@@ -43,19 +54,108 @@ enum Outcome {
     Fenced(u64),
 }
 
+/// Rerun the transaction on the usual transient errors, and on a duplicate
+/// `_id`: every id a batch inserts was deleted earlier in the same
+/// transaction, so a duplicate can only be a concurrent runner's insert —
+/// the rerun then finds the moved checkpoint and is fenced.
+fn concurrent_batch(error: &mongodb::error::Error) -> bool {
+    txn::is_transient(error) || txn::is_duplicate_key(error)
+}
+
+/// Carries a fenced outcome out of the transaction callback as its error,
+/// so the runner aborts instead of committing.
+struct Fence(u64);
+
+/// A batch's changes as whole rows per collection: every touched id is
+/// deleted, then the rows that remain are inserted, so a batch costs a
+/// couple of round trips per collection however many keys it touches.
+#[derive(Default)]
+struct Rows {
+    touched: Vec<Bson>,
+    rows: Vec<Document>,
+}
+
+impl Rows {
+    fn delete(&mut self, id: String) {
+        self.touched.push(Bson::String(id));
+    }
+
+    fn put(&mut self, id: String, row: Document) {
+        self.touched.push(Bson::String(id));
+        self.rows.push(row);
+    }
+}
+
+struct Batch {
+    docs: Rows,
+    zsets: Rows,
+}
+
+impl Batch {
+    fn new(ns: &Namespace, changes: &[Change]) -> Self {
+        // Last write per id wins (a ChangeSet already emits one per key;
+        // this keeps the rows unique whatever the caller passes).
+        let mut docs: BTreeMap<String, Option<Document>> = BTreeMap::new();
+        let mut zsets: BTreeMap<String, Option<Document>> = BTreeMap::new();
+        let generation = ns.generation as i64;
+        for change in changes {
+            match change {
+                Change::PutDoc { collection, key, doc } => {
+                    let id = row_id(ns, collection, key);
+                    let row = doc! {"_id": &id, "projection": &ns.projection, "generation": generation,
+                    "collection": collection, "key": key, "doc": doc.to_string()};
+                    docs.insert(id, Some(row));
+                }
+                Change::DeleteDoc { collection, key } => {
+                    docs.insert(row_id(ns, collection, key), None);
+                }
+                Change::ZAdd { set, member, score } => {
+                    let id = row_id(ns, set, member);
+                    let row = doc! {"_id": &id, "projection": &ns.projection, "generation": generation,
+                    "set": set, "member": member, "score": *score};
+                    zsets.insert(id, Some(row));
+                }
+                Change::ZRem { set, member } => {
+                    zsets.insert(row_id(ns, set, member), None);
+                }
+            }
+        }
+        let rows = |map: BTreeMap<String, Option<Document>>| {
+            let mut rows = Rows::default();
+            for (id, row) in map {
+                match row {
+                    Some(row) => rows.put(id, row),
+                    None => rows.delete(id),
+                }
+            }
+            rows
+        };
+        Self {
+            docs: rows(docs),
+            zsets: rows(zsets),
+        }
+    }
+}
+
 impl MongoReadStore {
-    pub async fn new(client: Client, db: Database) -> Result<Self, StoreError> {
+    /// A read-model store on `client`/`db` with the default collection prefix.
+    pub async fn new(client: mongodb::Client, db: mongodb::Database) -> Result<Self, StoreError> {
+        Self::open(&Mongo::with_database(client, db)).await
+    }
+
+    /// Creates the collections and indexes (before any transaction runs).
+    pub async fn open(mongo: &Mongo) -> Result<Self, StoreError> {
         let store = Self {
-            docs: db.collection("rm_docs"),
-            zsets: db.collection("rm_zsets"),
-            checkpoints: db.collection("rm_checkpoints"),
-            active: db.collection("rm_active"),
-            generations: db.collection("rm_generations"),
-            leases: db.collection("leases"),
-            client,
-            db,
+            docs: mongo.collection("rm_docs"),
+            zsets: mongo.collection("rm_zsets"),
+            checkpoints: mongo.collection("rm_checkpoints"),
+            active: mongo.collection("rm_active"),
+            generations: mongo.collection("rm_generations"),
+            leases: mongo.collection("leases"),
+            mongo: mongo.clone(),
         };
         store.ping().await?;
+        mongo.ensure_collections(&COLLECTIONS).await.map_err(unavailable)?;
         store
             .docs
             .create_index(
@@ -70,7 +170,6 @@ impl MongoReadStore {
             .create_index(
                 IndexModel::builder()
                     .keys(doc! {"projection": 1, "generation": 1, "set": 1, "score": -1, "member": -1})
-                    .options(IndexOptions::builder().build())
                     .build(),
             )
             .await
@@ -78,61 +177,40 @@ impl MongoReadStore {
         Ok(store)
     }
 
-    async fn try_commit(
+    /// One transaction: read the checkpoint (the fence), write the batch's
+    /// rows per collection in bulk, move the checkpoint.
+    async fn commit_in(
         &self,
+        session: &mut ClientSession,
         ns: &Namespace,
         expected: u64,
         new: u64,
-        changes: &[Change],
+        batch: &Batch,
     ) -> Result<Outcome, mongodb::error::Error> {
-        let mut session = self.client.start_session().await?;
-        session.start_transaction().await?;
         let checkpoint_id = row_id(ns, "", "");
-        let found = self
+        let found = match self
             .checkpoints
             .find_one(doc! {"_id": &checkpoint_id})
-            .session(&mut session)
+            .session(&mut *session)
             .await?
-            .and_then(|d| d.get_i64("position").ok())
-            .unwrap_or(0) as u64;
+        {
+            Some(row) => num::uint(&row, "position").map_err(|e| mongodb::error::Error::custom(e.to_string()))?,
+            None => 0,
+        };
         if found != expected {
-            session.abort_transaction().await?;
+            // Nothing written: the runner aborts the transaction.
             return Ok(Outcome::Fenced(found));
         }
-        for change in changes {
-            match change {
-                Change::PutDoc { collection, key, doc } => {
-                    let id = row_id(ns, collection, key);
-                    let row = doc! {"_id": &id, "projection": &ns.projection, "generation": ns.generation as i64,
-                    "collection": collection, "key": key, "doc": doc.to_string()};
-                    self.docs
-                        .replace_one(doc! {"_id": &id}, row)
-                        .upsert(true)
-                        .session(&mut session)
-                        .await?;
-                }
-                Change::DeleteDoc { collection, key } => {
-                    self.docs
-                        .delete_one(doc! {"_id": row_id(ns, collection, key)})
-                        .session(&mut session)
-                        .await?;
-                }
-                Change::ZAdd { set, member, score } => {
-                    let id = row_id(ns, set, member);
-                    let row = doc! {"_id": &id, "projection": &ns.projection, "generation": ns.generation as i64,
-                    "set": set, "member": member, "score": *score};
-                    self.zsets
-                        .replace_one(doc! {"_id": &id}, row)
-                        .upsert(true)
-                        .session(&mut session)
-                        .await?;
-                }
-                Change::ZRem { set, member } => {
-                    self.zsets
-                        .delete_one(doc! {"_id": row_id(ns, set, member)})
-                        .session(&mut session)
-                        .await?;
-                }
+        for (collection, rows) in [(&self.docs, &batch.docs), (&self.zsets, &batch.zsets)] {
+            for ids in rows.touched.chunks(IDS_PER_DELETE) {
+                collection
+                    .delete_many(doc! {"_id": {"$in": ids}})
+                    .session(&mut *session)
+                    .await?;
+            }
+            if !rows.rows.is_empty() {
+                // The driver splits this into as few messages as the size limits allow.
+                collection.insert_many(&rows.rows).session(&mut *session).await?;
             }
         }
         let mut checkpoint = ns_filter(ns);
@@ -141,9 +219,8 @@ impl MongoReadStore {
         self.checkpoints
             .replace_one(doc! {"_id": &checkpoint_id}, checkpoint)
             .upsert(true)
-            .session(&mut session)
+            .session(&mut *session)
             .await?;
-        session.commit_transaction().await?;
         Ok(Outcome::Done)
     }
 }
@@ -158,6 +235,7 @@ impl MongoReadStore {
         limit: usize,
         direction: i32,
     ) -> Result<Vec<(String, f64)>, StoreError> {
+        self.up()?;
         let Some((offset, limit)) = projections::bounded_range(offset, limit) else {
             return Ok(Vec::new());
         };
@@ -178,23 +256,22 @@ impl MongoReadStore {
             .map(|r| {
                 Ok((
                     r.get_str("member").map_err(other)?.to_owned(),
-                    r.get_f64("score").map_err(other)?,
+                    num::float(r, "score").map_err(other)?,
                 ))
             })
             .collect()
     }
 }
 
-fn parse_doc(row: &Document) -> Result<Value, StoreError> {
-    serde_json::from_str(row.get_str("doc").map_err(other)?).map_err(other)
+impl MongoReadStore {
+    /// Fails at once while MongoDB is known to be down (see `crate::mongo::health`).
+    fn up(&self) -> Result<(), StoreError> {
+        self.mongo.check().map_err(unavailable)
+    }
 }
 
-fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
-    match error.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
-    }
+fn parse_doc(row: &Document) -> Result<Value, StoreError> {
+    serde_json::from_str(row.get_str("doc").map_err(other)?).map_err(other)
 }
 
 #[async_trait]
@@ -204,7 +281,9 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
+        self.mongo.check().map_err(unavailable)?;
+        self.mongo
+            .db
             .run_command(doc! {"ping": 1})
             .await
             .map(|_| ())
@@ -212,6 +291,7 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn get_doc(&self, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        self.up()?;
         let row = self
             .docs
             .find_one(doc! {"_id": row_id(ns, collection, key)})
@@ -221,6 +301,7 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        self.up()?;
         let mut filter = ns_filter(ns);
         filter.insert("collection", collection);
         let rows: Vec<Document> = self
@@ -238,12 +319,13 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn zscore(&self, ns: &Namespace, set: &str, member: &str) -> Result<Option<f64>, StoreError> {
+        self.up()?;
         let row = self
             .zsets
             .find_one(doc! {"_id": row_id(ns, set, member)})
             .await
             .map_err(unavailable)?;
-        row.map(|r| r.get_f64("score").map_err(other)).transpose()
+        row.map(|r| num::float(&r, "score").map_err(other)).transpose()
     }
 
     async fn zrange_desc(
@@ -267,40 +349,52 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn zcard(&self, ns: &Namespace, set: &str) -> Result<u64, StoreError> {
+        self.up()?;
         let mut filter = ns_filter(ns);
         filter.insert("set", set);
         self.zsets.count_documents(filter).await.map_err(unavailable)
     }
 
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
+        self.up()?;
         let row = self
             .checkpoints
             .find_one(doc! {"_id": row_id(ns, "", "")})
             .await
             .map_err(unavailable)?;
-        Ok(row.and_then(|r| r.get_i64("position").ok()).unwrap_or(0) as u64)
+        row.map_or(Ok(0), |r| num::uint(&r, "position").map_err(other))
     }
 
     async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_commit(ns, expected, new, changes).await {
-                Ok(Outcome::Done) => return Ok(()),
-                Ok(Outcome::Fenced(found)) => return Err(StoreError::Fenced { expected, found }),
-                Err(e)
-                    if attempt < MAX_TRANSACTION_ATTEMPTS
-                        && (e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                            || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)) =>
-                {
-                    tokio::time::sleep(Duration::from_millis(attempt as u64 * 5)).await;
+        let batch = Batch::new(ns, changes);
+        let result = self
+            .mongo
+            .transaction_where(concurrent_batch, (self, ns, &batch), |session, (store, ns, batch)| {
+                let (store, ns, batch) = (*store, *ns, *batch);
+                async move {
+                    match store.commit_in(session, ns, expected, new, batch).await? {
+                        // Abort explicitly: a fenced batch writes nothing.
+                        Outcome::Fenced(found) => Err(mongodb::error::Error::custom(Fence(found))),
+                        Outcome::Done => Ok(()),
+                    }
                 }
-                Err(e) => return Err(unavailable(e)),
-            }
+                .boxed()
+            })
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(error) => match error.error().get_custom::<Fence>() {
+                Some(Fence(found)) => Err(StoreError::Fenced {
+                    expected,
+                    found: *found,
+                }),
+                None => Err(unavailable(error)),
+            },
         }
     }
 
     async fn active(&self, projection: &str) -> Result<Option<ActiveModel>, StoreError> {
+        self.up()?;
         let row = self
             .active
             .find_one(doc! {"_id": projection})
@@ -308,14 +402,15 @@ impl ReadStore for MongoReadStore {
             .map_err(unavailable)?;
         row.map(|r| {
             Ok(ActiveModel {
-                generation: r.get_i64("generation").map_err(other)? as u64,
-                version: r.get_i64("version").map_err(other)? as u32,
+                generation: num::uint(&r, "generation").map_err(other)?,
+                version: u32::try_from(num::uint(&r, "version").map_err(other)?).map_err(other)?,
             })
         })
         .transpose()
     }
 
     async fn activate(&self, projection: &str, model: ActiveModel) -> Result<(), StoreError> {
+        self.up()?;
         self.active
             .replace_one(
                 doc! {"_id": projection},
@@ -328,6 +423,7 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn next_generation(&self, projection: &str) -> Result<u64, StoreError> {
+        self.up()?;
         let row = self
             .generations
             .find_one_and_update(doc! {"_id": projection}, doc! {"$inc": {"last": 1_i64}})
@@ -336,18 +432,20 @@ impl ReadStore for MongoReadStore {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| other("generation counter missing after upsert"))?;
-        Ok(row.get_i64("last").map_err(other)? as u64)
+        num::uint(&row, "last").map_err(other)
     }
 
     async fn drop_generation(&self, ns: &Namespace) -> Result<(), StoreError> {
+        self.up()?;
         for collection in [&self.docs, &self.zsets, &self.checkpoints] {
             collection.delete_many(ns_filter(ns)).await.map_err(unavailable)?;
         }
-        // The checkpoint row carries the namespace fields too (see try_commit).
+        // The checkpoint row carries the namespace fields too (see commit_in).
         Ok(())
     }
 
     async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.up()?;
         let now = now_ms();
         let result = self
             .leases
@@ -361,12 +459,13 @@ impl ReadStore for MongoReadStore {
         match result {
             Ok(row) => Ok(row.is_some_and(|r| r.get_str("owner").ok() == Some(owner))),
             // Held by someone else: the upsert collided with their document.
-            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) if txn::is_duplicate_key(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.up()?;
         self.leases
             .delete_one(doc! {"_id": name, "owner": owner})
             .await

@@ -60,23 +60,70 @@ return 0
 "#;
 
 pub struct RedisReadStore {
+    /// Requests and small writes: fails within the request timeout.
     conn: ConnectionManager,
+    /// Batch commits: one Lua script may run long on a big rebuild batch,
+    /// and a client-side timeout there would only make the (already applied)
+    /// batch look failed.
+    bulk: ConnectionManager,
     prefix: String,
     commit: Script,
     take_lease: Script,
     release_lease: Script,
 }
 
+/// How long a batch commit may take before it counts as failed.
+const BULK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection that fails fast while Redis is down and reconnects as soon
+/// as it is back. The redis crate's defaults wait for an answer forever and
+/// retry a lost connection six times with exponential backoff (~6 s, all
+/// requests queued behind it, then failed until the next attempt): with
+/// Redis stopped, a captcha request hung for over a minute. Here every
+/// connection attempt is bounded by `connect`, every answer by `answer`, and
+/// the next request after a failed reconnect starts a fresh one — so
+/// recovery follows within a request or two of Redis returning.
+async fn connection(
+    client: redis::Client,
+    connect: Duration,
+    answer: Duration,
+) -> redis::RedisResult<ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(connect)
+        .set_response_timeout(answer)
+        // No retry inside the manager: its backoff starts at 1 s, which every
+        // queued request would wait out. The next request reconnects instead.
+        .set_number_of_retries(0);
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisReadStore {
-    /// Connects to `uri`; fails when Redis does not answer within `timeout`.
-    pub async fn connect(uri: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
+    /// Connects to `uri`; fails when Redis does not answer within
+    /// `startup_timeout`. Requests then fail after 1 s without an answer.
+    pub async fn connect(uri: &str, prefix: &str, startup_timeout: Duration) -> Result<Self, StoreError> {
+        Self::connect_with(uri, prefix, startup_timeout, Duration::from_secs(1)).await
+    }
+
+    /// [`RedisReadStore::connect`] with the request timeout (REDIS_TIMEOUT_MS).
+    pub async fn connect_with(
+        uri: &str,
+        prefix: &str,
+        startup_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(uri).map_err(|e| unavailable(format!("invalid REDIS_URI: {e}")))?;
-        let conn = tokio::time::timeout(timeout, ConnectionManager::new(client))
+        let connect = async {
+            let conn = connection(client.clone(), request_timeout, request_timeout).await?;
+            let bulk = connection(client, request_timeout, BULK_TIMEOUT.max(request_timeout)).await?;
+            Ok::<_, redis::RedisError>((conn, bulk))
+        };
+        let (conn, bulk) = tokio::time::timeout(startup_timeout, connect)
             .await
-            .map_err(|_| unavailable(format!("no answer from Redis within {timeout:?}")))?
+            .map_err(|_| unavailable(format!("no answer from Redis within {startup_timeout:?}")))?
             .map_err(unavailable)?;
         let store = Self {
             conn,
+            bulk,
             prefix: prefix.to_owned(),
             commit: Script::new(COMMIT),
             take_lease: Script::new(TAKE_LEASE),
@@ -234,7 +281,7 @@ impl ReadStore for RedisReadStore {
             };
         }
         let (status, value): (String, String) = invocation
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.bulk.clone())
             .await
             .map_err(unavailable)?;
         if status == "fenced" {
@@ -275,7 +322,7 @@ impl ReadStore for RedisReadStore {
 
     async fn drop_generation(&self, ns: &Namespace) -> Result<(), StoreError> {
         let pattern = format!("{}*", self.generation_prefix(ns));
-        let mut conn = self.conn.clone();
+        let mut conn = self.bulk.clone();
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

@@ -31,8 +31,9 @@ fn long(n: usize) -> String {
     "x".repeat(n)
 }
 
-#[tokio::test]
-async fn seeded_applications_and_the_ownership_gate() {
+on_both_backends!(#[tokio::test] seeded_applications_and_the_ownership_gate_on: seeded_applications_and_the_ownership_gate, seeded_applications_and_the_ownership_gate_on_mongodb);
+
+async fn seeded_applications_and_the_ownership_gate_on() {
     let dm = Devmarkt::start().await;
     let one = dm.data(&admin(), &application_query(), json!({"id": 1})).await;
     let app = &one["application"];
@@ -97,8 +98,9 @@ async fn seeded_applications_and_the_ownership_gate() {
     assert!(body.get("data").is_none(), "{body}");
 }
 
-#[tokio::test]
-async fn create_application_checks_in_the_spec_order() {
+on_both_backends!(#[tokio::test] create_application_checks_in_the_spec_order_on: create_application_checks_in_the_spec_order, create_application_checks_in_the_spec_order_on_mongodb);
+
+async fn create_application_checks_in_the_spec_order_on() {
     let dm = Devmarkt::start().await;
     let q = create_query();
     let blocked = dm
@@ -239,8 +241,9 @@ async fn create_application_checks_in_the_spec_order() {
     assert_eq!(next["createApplication"]["id"], 8);
 }
 
-#[tokio::test]
-async fn update_application_outcomes() {
+on_both_backends!(#[tokio::test] update_application_outcomes_on: update_application_outcomes, update_application_outcomes_on_mongodb);
+
+async fn update_application_outcomes_on() {
     let dm = Devmarkt::start().await;
     let q = update_query();
     let ambiguous = dm
@@ -290,10 +293,11 @@ async fn update_application_outcomes() {
     assert_eq!(app["answers"][0]["answer"], "Lorem ipsum dolor sit amet, co N0");
 }
 
+on_both_backends!(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] concurrent_creations_by_one_user_yield_exactly_one_application_on: concurrent_creations_by_one_user_yield_exactly_one_application, concurrent_creations_by_one_user_yield_exactly_one_application_on_mongodb);
+
 /// "One current unprocessed application per user" under concurrency: many
 /// simultaneous creations by one user, exactly one succeeds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_creations_by_one_user_yield_exactly_one_application() {
+async fn concurrent_creations_by_one_user_yield_exactly_one_application_on() {
     let dm = std::sync::Arc::new(Devmarkt::start().await);
     let mut tasks = Vec::new();
     for _ in 0..16 {

@@ -3,8 +3,9 @@
 use crate::rig::*;
 use serde_json::json;
 
-#[tokio::test]
-async fn the_qa_matrix_of_roles_and_templates() {
+on_both_backends!(#[tokio::test] the_qa_matrix_of_roles_and_templates_on: the_qa_matrix_of_roles_and_templates, the_qa_matrix_of_roles_and_templates_on_mongodb);
+
+async fn the_qa_matrix_of_roles_and_templates_on() {
     let dm = Devmarkt::start().await;
     let templates =
         json!({"templates": [{"name": "Dev offered"}, {"name": "Dev searched"}, {"name": "Empty template"}]});
@@ -89,8 +90,9 @@ async fn the_qa_matrix_of_roles_and_templates() {
     }
 }
 
-#[tokio::test]
-async fn foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fail() {
+on_both_backends!(#[tokio::test] foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fail_on: foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fail, foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fail_on_mongodb);
+
+async fn foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fail_on() {
     let dm = Devmarkt::start().await;
     let query = "query($id: UserIdInput!) { user(id: $id) { __typename ... on User { id { type number } role applications { id } currentApplication { id } } } }";
     let unknown = json!({"id": {"type": "notKnown", "number": 5}});
@@ -139,8 +141,9 @@ async fn foreign_creates_unknown_users_with_the_user_role_and_expired_tokens_fai
     );
 }
 
-#[tokio::test]
-async fn every_mutation_is_gated_by_role() {
+on_both_backends!(#[tokio::test] every_mutation_is_gated_by_role_on: every_mutation_is_gated_by_role, every_mutation_is_gated_by_role_on_mongodb);
+
+async fn every_mutation_is_gated_by_role_on() {
     let dm = Devmarkt::start().await;
     let admin_only = [
         (
@@ -215,8 +218,9 @@ async fn every_mutation_is_gated_by_role() {
     );
 }
 
-#[tokio::test]
-async fn the_schema_declares_the_spec_directives_scalars_and_enums() {
+on_both_backends!(#[tokio::test] the_schema_declares_the_spec_directives_scalars_and_enums_on: the_schema_declares_the_spec_directives_scalars_and_enums, the_schema_declares_the_spec_directives_scalars_and_enums_on_mongodb);
+
+async fn the_schema_declares_the_spec_directives_scalars_and_enums_on() {
     let dm = Devmarkt::start().await;
     let query = "{ __schema { directives { name args { name } } types { name kind enumValues { name } } } }";
     let schema = dm.data("", query, json!({})).await;

@@ -16,8 +16,9 @@ async fn snapshot(dm: &Devmarkt) -> Value {
     dm.data(&admin(), SNAPSHOT, json!({})).await
 }
 
-#[tokio::test]
-async fn replay_all_reproduces_the_same_answers() {
+on_both_backends!(#[tokio::test] replay_all_reproduces_the_same_answers_on: replay_all_reproduces_the_same_answers, replay_all_reproduces_the_same_answers_on_mongodb);
+
+async fn replay_all_reproduces_the_same_answers_on() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("DEVMARKT_QA", "true"), ("DEVMARKT_JWT_SECRET", SECRET)];
     let mut dm = Devmarkt::start_in(dir.path(), &env);
@@ -58,9 +59,10 @@ async fn replay_all_reproduces_the_same_answers() {
     dm.service.signal("TERM");
     assert!(dm.service.wait(Duration::from_secs(30)).success());
     let data_dir = dir.path().to_str().unwrap();
-    let replay = stummel(&["replay", "--all", "--quiet"], &[("DATA_DIR", data_dir)])
-        .output()
-        .unwrap();
+    let backend = backend_env();
+    let mut cli_env = vec![("DATA_DIR", data_dir)];
+    cli_env.extend(backend.iter().map(|(k, v)| (*k, v.as_str())));
+    let replay = stummel(&["replay", "--all", "--quiet"], &cli_env).output().unwrap();
     assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
 
     let dm = Devmarkt::start_in(dir.path(), &env);
@@ -74,8 +76,9 @@ async fn replay_all_reproduces_the_same_answers() {
     );
 }
 
-#[tokio::test]
-async fn qa_seeding_is_off_unless_configured_and_graphiql_is_served() {
+on_both_backends!(#[tokio::test] qa_seeding_is_off_unless_configured_and_graphiql_is_served_on: qa_seeding_is_off_unless_configured_and_graphiql_is_served, qa_seeding_is_off_unless_configured_and_graphiql_is_served_on_mongodb);
+
+async fn qa_seeding_is_off_unless_configured_and_graphiql_is_served_on() {
     let dir = tempfile::tempdir().unwrap();
     let dm = Devmarkt::start_in(dir.path(), &[]);
     let seed = dm.http.post(dm.service.url("/qa/seedDatabase")).send().await.unwrap();

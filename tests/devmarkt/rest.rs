@@ -40,8 +40,9 @@ fn codes(body: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn rest_queries_with_each_role() {
+on_both_backends!(#[tokio::test] rest_queries_with_each_role_on: rest_queries_with_each_role, rest_queries_with_each_role_on_mongodb);
+
+async fn rest_queries_with_each_role_on() {
     let dm = Devmarkt::start().await;
     let rest = Rest(&dm);
     let (status, body) = rest.get("/templates", "").await;
@@ -109,8 +110,9 @@ async fn rest_queries_with_each_role() {
     }
 }
 
-#[tokio::test]
-async fn rest_commands_with_failures_and_validation() {
+on_both_backends!(#[tokio::test] rest_commands_with_failures_and_validation_on: rest_commands_with_failures_and_validation, rest_commands_with_failures_and_validation_on_mongodb);
+
+async fn rest_commands_with_failures_and_validation_on() {
     let dm = Devmarkt::start().await;
     let rest = Rest(&dm);
     let template = json!({"name": "Rest", "questions": [{"number": 0, "question": "Why?", "multiline": false}]});

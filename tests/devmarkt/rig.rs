@@ -1,7 +1,7 @@
 //! The Devmarkt test rig: a QA-mode `stummel serve` on a free port, the QA
 //! keys of the reference's suite, and a GraphQL client.
 
-use crate::support::Service;
+use crate::support::{mongo_uri_for, MongoDb, Service};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -45,6 +45,27 @@ pub fn foreign_admin() -> String {
     foreign("internal:1", "internal:1")
 }
 
+tokio::task_local! {
+    /// MONGO_URI of the case being run on MongoDB (unset: embedded).
+    static MONGO_URI: String;
+}
+
+/// Runs `case` with every service it starts (and [`backend_env`]) on one
+/// fresh database of the MongoDB test server, dropped afterwards.
+pub async fn on_mongodb(case: impl std::future::Future<Output = ()>) {
+    let mongo = MongoDb::fresh().await;
+    MONGO_URI.scope(mongo_uri_for(&mongo), case).await;
+    mongo.drop_database().await;
+}
+
+/// What a process needs in its environment to use the case's backend
+/// (for the CLI; [`Devmarkt::start_in`] adds it by itself).
+pub fn backend_env() -> Vec<(&'static str, String)> {
+    MONGO_URI
+        .try_with(|uri| vec![("MONGO_URI", uri.clone())])
+        .unwrap_or_default()
+}
+
 pub struct Devmarkt {
     pub service: Service,
     pub http: reqwest::Client,
@@ -69,7 +90,9 @@ impl Devmarkt {
     }
 
     pub fn start_in(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let backend = backend_env();
         let mut all = vec![("DEVMARKT_JWT_SECRET", SECRET)];
+        all.extend(backend.iter().map(|(k, v)| (*k, v.as_str())));
         all.extend_from_slice(env);
         Self {
             service: Service::start(dir, &all),

@@ -47,8 +47,9 @@ pub async fn next(socket: &mut Socket) -> Value {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscriber_sees_application_processed_after_a_process_mutation() {
+on_both_backends!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_subscriber_sees_application_processed_after_a_process_mutation_on: a_subscriber_sees_application_processed_after_a_process_mutation, a_subscriber_sees_application_processed_after_a_process_mutation_on_mongodb);
+
+async fn a_subscriber_sees_application_processed_after_a_process_mutation_on() {
     let dm = Devmarkt::start().await;
     // subscriptions-transport-ws (`graphql-ws`), credentials in connection_init.
     let mut socket = connect(&dm, "graphql-ws").await;
@@ -79,8 +80,9 @@ async fn a_subscriber_sees_application_processed_after_a_process_mutation() {
     assert_eq!(next(&mut socket).await, json!({"id": "1", "type": "complete"}));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn created_and_deleted_over_graphql_transport_ws_with_role_gates() {
+on_both_backends!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] created_and_deleted_over_graphql_transport_ws_with_role_gates_on: created_and_deleted_over_graphql_transport_ws_with_role_gates, created_and_deleted_over_graphql_transport_ws_with_role_gates_on_mongodb);
+
+async fn created_and_deleted_over_graphql_transport_ws_with_role_gates_on() {
     let dm = Devmarkt::start().await;
     // graphql-transport-ws, credentials from the upgrade request's header.
     let url = dm.service.url("/graphql-ws").replacen("http", "ws", 1);
@@ -153,8 +155,9 @@ async fn created_and_deleted_over_graphql_transport_ws_with_role_gates() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_role_change_ends_the_users_subscriptions() {
+on_both_backends!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_role_change_ends_the_users_subscriptions_on: a_role_change_ends_the_users_subscriptions, a_role_change_ends_the_users_subscriptions_on_mongodb);
+
+async fn a_role_change_ends_the_users_subscriptions_on() {
     let dm = Devmarkt::start().await;
     let mut socket = connect(&dm, "graphql-ws").await;
     send(

@@ -21,8 +21,9 @@ fn q(number: u32, question: &str, multiline: bool, min: u32) -> Value {
     json!({"number": number, "question": question, "multiline": multiline, "minAnswerLength": min})
 }
 
-#[tokio::test]
-async fn template_queries_for_users_and_admins() {
+on_both_backends!(#[tokio::test] template_queries_for_users_and_admins_on: template_queries_for_users_and_admins, template_queries_for_users_and_admins_on_mongodb);
+
+async fn template_queries_for_users_and_admins_on() {
     let dm = Devmarkt::start().await;
     for auth in [user(), admin(), foreign_admin(), foreign("internal:1", "testuser:2")] {
         let found = dm.data(&auth, TEMPLATE, json!({"name": "Dev offered"})).await;
@@ -56,8 +57,9 @@ async fn template_queries_for_users_and_admins() {
     );
 }
 
-#[tokio::test]
-async fn create_template_outcomes() {
+on_both_backends!(#[tokio::test] create_template_outcomes_on: create_template_outcomes, create_template_outcomes_on_mongodb);
+
+async fn create_template_outcomes_on() {
     let dm = Devmarkt::start().await;
     let questions = json!([
         {"question": "One", "number": 1, "multiline": false},
@@ -98,8 +100,9 @@ async fn create_template_outcomes() {
     assert_eq!(missing["template"]["__typename"], "Failure");
 }
 
-#[tokio::test]
-async fn constraint_violations_answer_null_and_write_nothing() {
+on_both_backends!(#[tokio::test] constraint_violations_answer_null_and_write_nothing_on: constraint_violations_answer_null_and_write_nothing, constraint_violations_answer_null_and_write_nothing_on_mongodb);
+
+async fn constraint_violations_answer_null_and_write_nothing_on() {
     let dm = Devmarkt::start().await;
     let none = dm
         .gql(&admin(), CREATE, json!({"name": "Empty", "questions": []}))
@@ -153,8 +156,9 @@ async fn constraint_violations_answer_null_and_write_nothing() {
     assert_eq!(templates["templates"].as_array().unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn update_template_all_actions_together_and_delete() {
+on_both_backends!(#[tokio::test] update_template_all_actions_together_and_delete_on: update_template_all_actions_together_and_delete, update_template_all_actions_together_and_delete_on_mongodb);
+
+async fn update_template_all_actions_together_and_delete_on() {
     let dm = Devmarkt::start().await;
     let updated = json!({"name": "All updated", "questions": [
         {"question": "Inserted Question NUM: 1", "number": 2, "multiline": false, "minAnswerLength": 10, "updateAction": "INSERT"},

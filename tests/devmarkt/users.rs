@@ -19,8 +19,9 @@ const UPDATE_ROLE: &str =
 
 const DELETE: &str = "mutation($userId: UserIdInput!) { deleteUser(userId: $userId) }";
 
-#[tokio::test]
-async fn user_query_shows_applications_in_the_reference_order() {
+on_both_backends!(#[tokio::test] user_query_shows_applications_in_the_reference_order_on: user_query_shows_applications_in_the_reference_order, user_query_shows_applications_in_the_reference_order_on_mongodb);
+
+async fn user_query_shows_applications_in_the_reference_order_on() {
     let dm = Devmarkt::start().await;
     let one = dm
         .data(&admin(), USER, json!({"id": {"type": "testuser", "number": 1}}))
@@ -60,8 +61,9 @@ async fn user_query_shows_applications_in_the_reference_order() {
     assert_eq!(blank["data"], json!({"user": null}));
 }
 
-#[tokio::test]
-async fn create_update_and_delete_users() {
+on_both_backends!(#[tokio::test] create_update_and_delete_users_on: create_update_and_delete_users, create_update_and_delete_users_on_mongodb);
+
+async fn create_update_and_delete_users_on() {
     let dm = Devmarkt::start().await;
     let id = json!({"type": "the_answer_of_all", "number": 42});
     let created = dm.data(&admin(), CREATE, json!({"userId": id, "role": "ADMIN"})).await;

@@ -2,6 +2,8 @@
 //! service binary on a free port.
 #![allow(dead_code)]
 
+pub mod kms;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
@@ -16,61 +18,108 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A redis-server of our own: free port, temporary directory, no persistence.
-/// Killed on drop.
+/// A redis-server of our own: free port, temporary directory, no persistence
+/// (or an fsync-always append-only file, for stop/restart tests). Killed on drop.
 pub struct RedisServer {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    persistent: bool,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A server that keeps its data across [`RedisServer::stop`] and
+    /// [`RedisServer::restart`], as a production Redis with AOF does.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .arg("--dir")
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server must be installed (scripts/test.sh installs it)");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // port taken meanwhile: try another
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { child, port, _dir: dir };
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if let Some(child) = Self::spawn(dir.path(), port, persistent) {
+                return Self {
+                    child: Some(child),
+                    port,
+                    persistent,
+                    dir,
+                };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("could not start redis-server");
+    }
+
+    /// Starts redis-server on `port`; None when it exits (port taken meanwhile).
+    fn spawn(dir: &Path, port: u16, persistent: bool) -> Option<Child> {
+        let persistence: &[&str] = if persistent {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(persistence)
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(child);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     pub fn uri(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// Stops the server the way an operator does (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.is_none() {
+            self.child = Self::spawn(self.dir.path(), self.port, self.persistent);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
+        }
+    }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -186,14 +235,34 @@ pub struct Service {
 impl Service {
     /// Starts `stummel serve` on a free port and waits until it listens.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, env, None)
+    }
+
+    /// [`Service::start`], collecting what the process writes to stderr (its logs).
+    pub fn start_logged(data_dir: &Path, env: &[(&str, &str)]) -> (Self, std::sync::Arc<std::sync::Mutex<String>>) {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        (Self::spawn(data_dir, env, Some(log.clone())), log)
+    }
+
+    fn spawn(data_dir: &Path, env: &[(&str, &str)], log: Option<std::sync::Arc<std::sync::Mutex<String>>>) -> Self {
         let dir = data_dir.to_str().unwrap().to_owned();
         let mut all = vec![("PORT", "0"), ("DATA_DIR", dir.as_str()), ("PROJECTION_POLL_MS", "50")];
         all.extend_from_slice(env);
         let mut child = stummel(&["serve"], &all)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if log.is_some() { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .unwrap();
+        if let Some(log) = log {
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
