@@ -53,6 +53,9 @@ pub struct Config {
     pub overpass_url: String,
     /// When the weekly machine cleanup runs (cron with seconds, UTC).
     pub cleanup_schedule: cron::Schedule,
+    /// How long a job runner's lease lasts unless renewed (every third of
+    /// it): a run whose instance died is found orphaned this long after.
+    pub job_lease_ttl: std::time::Duration,
     pub ident_expires_in: u64,
     pub captcha_expires_in: u64,
     pub transfer_expires_in: u64,
@@ -315,6 +318,7 @@ impl Config {
             projection_batch_size: src.number("PROJECTION_BATCH_SIZE", 500usize, 1, 100_000)?,
             projection_poll: ms("PROJECTION_POLL_MS", 500, 10, 600_000)?,
             projection_lease_ttl: ms("PROJECTION_LEASE_TTL_MS", 15_000, 1_000, 600_000)?,
+            job_lease_ttl: ms("JOB_LEASE_TTL_MS", 30_000, 300, 3_600_000)?,
             connect_timeout: ms("CONNECT_TIMEOUT_MS", 5_000, 100, 120_000)?,
             shutdown_grace: ms("SHUTDOWN_GRACE_MS", 30_000, 0, 600_000)?,
             instance_id: src

@@ -4,6 +4,8 @@
 use crate::config::Config;
 use crate::devmarkt::Devmarkt;
 use crate::event_store::{EventRepository, MongoEventStore, SqliteEventStore};
+use crate::jobs::schedule::{self, CHECK_ORPHANED, JOB_MANAGEMENT};
+use crate::jobs::Jobs;
 use crate::kippenstummel::idents::{IdentStore, MongoIdents, SqliteIdents};
 use crate::kippenstummel::tokens::{MemoryTokens, RedisTokens, TokenStore};
 use crate::kippenstummel::Kippenstummel;
@@ -12,6 +14,7 @@ use crate::mongo::{ConnectError, Mongo, MongoSettings};
 use crate::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
 use crate::upcasters;
 use projections::{Projection, ProjectionStatus, Projector, ProjectorConfig, ReadStore};
+use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -27,13 +30,17 @@ pub enum StoreRole {
 
 /// Every projection the service runs, with the store it lives in.
 pub fn registered_projections() -> Vec<(Arc<dyn Projection>, StoreRole)> {
-    use projections::kippenstummel::{credibility::Credibility, cvms::Cvms, karma::Karma, tiles::Tiles};
+    use projections::kippenstummel::{
+        credibility::Credibility, cvms::Cvms, job_runs::JobRuns, karma::Karma, tiles::Tiles, usage::UsageLocations,
+    };
     let mut all: Vec<(Arc<dyn Projection>, StoreRole)> = vec![
         (Arc::new(projections::stats::EventStats), StoreRole::Documents),
         (Arc::new(Karma), StoreRole::Hot),
         (Arc::new(Credibility), StoreRole::Hot),
         (Arc::new(Cvms), StoreRole::Documents),
         (Arc::new(Tiles), StoreRole::Hot),
+        (Arc::new(JobRuns), StoreRole::Documents),
+        (Arc::new(UsageLocations), StoreRole::Documents),
     ];
     all.extend(
         projections::devmarkt::all()
@@ -69,6 +76,7 @@ pub struct Engine {
     pub projectors: Vec<Arc<Projector>>,
     pub kippenstummel: Arc<Kippenstummel>,
     pub devmarkt: Arc<Devmarkt>,
+    pub jobs: Arc<Jobs>,
 }
 
 /// The MongoDB settings of `config` (when MONGO_URI is set).
@@ -206,6 +214,17 @@ impl Engine {
             hot.clone(),
             documents.clone(),
         ));
+        let jobs = Arc::new(Jobs::new(
+            &events,
+            &metrics,
+            documents.clone(),
+            hot.clone(),
+            config.instance_id.clone(),
+            config.job_lease_ttl,
+        ));
+        crate::kippenstummel::jobs::register(&jobs, &kippenstummel);
+        jobs.register(JOB_MANAGEMENT, schedule::CLEANUP, Arc::new(schedule::HistoryCleanup));
+        jobs.register(JOB_MANAGEMENT, CHECK_ORPHANED, Arc::new(schedule::OrphanCheck));
         let devmarkt = Arc::new(Devmarkt::new(
             &config,
             &events,
@@ -222,6 +241,7 @@ impl Engine {
             projectors,
             kippenstummel,
             devmarkt,
+            jobs,
         })
     }
 
@@ -235,6 +255,38 @@ impl Engine {
              (captcha and transfer tokens and rate limits are kept in this process's memory); \
              set REDIS_URI before starting a second instance on the same database",
         )
+    }
+
+    /// Starts the scheduled jobs (spec 13.2); they stop once `shutdown` turns true.
+    pub fn spawn_schedules(&self, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let parse = |expression: &str| cron::Schedule::from_str(expression).expect("built-in schedules parse");
+        // The orphan check at start waits out the leases of runners that
+        // died with the previous process, so it finds their runs.
+        let orphan_check_delay = self.config.job_lease_ttl + std::time::Duration::from_secs(1);
+        let soon = std::time::Duration::from_secs(1);
+        let jobs = [
+            schedule::Scheduled {
+                queue: JOB_MANAGEMENT,
+                name: schedule::CLEANUP,
+                schedule: parse(schedule::HISTORY_CLEANUP_SCHEDULE),
+                first_run_after: soon,
+            },
+            schedule::Scheduled {
+                queue: JOB_MANAGEMENT,
+                name: CHECK_ORPHANED,
+                schedule: parse(schedule::ORPHAN_CHECK_SCHEDULE),
+                first_run_after: orphan_check_delay,
+            },
+            schedule::Scheduled {
+                queue: crate::kippenstummel::jobs::CVM_MANAGEMENT,
+                name: crate::kippenstummel::jobs::CLEANUP,
+                schedule: self.config.cleanup_schedule.clone(),
+                first_run_after: soon,
+            },
+        ];
+        jobs.into_iter()
+            .map(|job| tokio::spawn(schedule::run(self.jobs.clone(), job, shutdown.clone())))
+            .collect()
     }
 
     pub fn projector(&self, name: &str) -> Option<&Arc<Projector>> {

@@ -8,6 +8,7 @@ pub mod devmarkt;
 pub mod engine;
 pub mod event_store;
 pub mod http;
+pub mod jobs;
 pub mod kippenstummel;
 pub mod loadgen;
 pub mod metrics;

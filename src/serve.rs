@@ -15,12 +15,7 @@ pub async fn run(engine: Engine) -> anyhow::Result<()> {
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut projectors = engine.spawn_projectors(shutdown_rx.clone());
-    projectors.push(tokio::spawn(crate::kippenstummel::cleanup::run_scheduled(
-        engine.kippenstummel.clone(),
-        engine.config.cleanup_schedule.clone(),
-        engine.config.instance_id.clone(),
-        shutdown_rx,
-    )));
+    projectors.extend(engine.spawn_schedules(shutdown_rx));
     let acceptor = TcpListener::bind(format!("0.0.0.0:{}", engine.config.port))
         .into_acceptor()
         .await

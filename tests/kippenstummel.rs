@@ -14,6 +14,8 @@ const JWT_SECRET: &str = "test-admin-secret-0123456789";
 
 struct Api {
     service: Service,
+    /// What the service was started with, for a restart.
+    env: Vec<(String, String)>,
     redis: RedisServer,
     http: reqwest::Client,
     mongo: Option<(MongoDb, String)>,
@@ -50,17 +52,27 @@ impl Api {
         }
         env.extend_from_slice(extra);
         let service = Service::start(dir.path(), &env);
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
         Self {
             service,
+            env,
             redis,
             http,
             mongo,
             _dir: dir,
         }
+    }
+
+    /// SIGKILLs the service and starts it again on the same stores.
+    fn kill_and_restart(&mut self) {
+        self.service.signal("KILL");
+        self.service.wait(Duration::from_secs(10));
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.service = Service::start(self._dir.path(), &env);
     }
 
     /// Environment for running the CLI against the same stores.
@@ -1252,9 +1264,13 @@ async fn machine_endpoints_validate_and_the_kmc_imports_and_filters_on(api: &Api
     ]});
     let imported = api.post("/api/v1/kmc/cvms/import/manual", &admin, import).await;
     assert_eq!(imported.0, 201, "{}", imported.1);
+    // The import runs after the answer: first the new machines appear, then the match is synchronised.
     let list = eventually(Duration::from_secs(10), || async {
         let list = api.get("/api/v1/kmc/cvms?filter=imported==true", &admin).await.1;
-        (list["info"]["totalElements"] == 2).then_some(list)
+        let synchronised = list["content"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|m| m["score"] == 7));
+        (list["info"]["totalElements"] == 2 && synchronised).then_some(list)
     })
     .await;
     let scores: Vec<i64> = list["content"]
@@ -1486,3 +1502,9 @@ mod hardening;
 
 #[path = "kippenstummel/imports.rs"]
 mod imports;
+
+#[path = "kippenstummel/equivalence.rs"]
+mod equivalence;
+
+#[path = "kippenstummel/operations.rs"]
+mod operations;

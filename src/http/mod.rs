@@ -24,12 +24,23 @@ pub fn routes(engine: Arc<Engine>) -> impl Endpoint {
     };
     let machines = crate::kippenstummel::machines_api::MachinesApi {
         service: engine.kippenstummel.clone(),
+        jobs: engine.jobs.clone(),
+    };
+    let operations = crate::kippenstummel::operations_api::OperationsApi {
+        service: engine.kippenstummel.clone(),
+        jobs: engine.jobs.clone(),
     };
     let devmarkt = crate::devmarkt::rest::RestApi {
         devmarkt: engine.devmarkt.clone(),
     };
     let api = OpenApiService::new(
-        (health::HealthApi::new(engine.clone()), ident, machines, devmarkt),
+        (
+            health::HealthApi::new(engine.clone()),
+            ident,
+            machines,
+            operations,
+            devmarkt,
+        ),
         "stummel",
         env!("CARGO_PKG_VERSION"),
     )

@@ -216,7 +216,7 @@ fn string_property(body: &Value, name: &str, violations: &mut Violations) -> Str
     }
 }
 
-fn paging(page: &Query<Param<Page>>, per_page: &Query<Param<PerPage>>) -> Result<Paging> {
+pub fn paging(page: &Query<Param<Page>>, per_page: &Query<Param<PerPage>>) -> Result<Paging> {
     let mut violations = Violations::default();
     let paging = Paging::parse(page.0.as_deref(), per_page.0.as_deref(), &mut violations);
     violations.into_result()?;

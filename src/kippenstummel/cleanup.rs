@@ -1,7 +1,7 @@
 //! The weekly cleanup (spec 9.4.8): machines marked for deletion more than
 //! 7 days ago are removed. The original queried a field that does not exist
-//! and never removed anything (bug 1). Runs on a cron schedule, once per
-//! cluster: the instance that takes the run's lease does it.
+//! and never removed anything (bug 1). Runs as the job `cvm-management` /
+//! `cleanup` on its cron schedule (`kippenstummel::jobs`).
 
 use super::Kippenstummel;
 use crate::event_store::CommandMetadata;
@@ -10,8 +10,6 @@ use chrono::{DateTime, Duration, Utc};
 use projections::rsql::{FieldTest, Predicate, Scalar};
 use projections::DocQuery;
 use std::str::FromStr;
-use std::sync::Arc;
-use tokio::sync::watch;
 
 /// Mondays at 00:00 UTC, as the original's `0 0 * * 1` (with seconds).
 pub const DEFAULT_SCHEDULE: &str = "0 0 0 * * Mon";
@@ -49,39 +47,6 @@ impl Kippenstummel {
             }
         }
         Ok(removed)
-    }
-}
-
-/// Runs the cleanup on `schedule` until `shutdown`.
-pub async fn run_scheduled(
-    service: Arc<Kippenstummel>,
-    schedule: cron::Schedule,
-    instance: String,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let Some(next) = schedule.upcoming(Utc).next() else {
-            return;
-        };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
-        }
-        // One run per scheduled time across all instances.
-        let lease = format!("job:cvm-cleanup:{}", next.timestamp());
-        match service
-            .read_models
-            .try_lease(&lease, &instance, std::time::Duration::from_secs(3600))
-            .await
-        {
-            Ok(true) => match service.cleanup(Utc::now()).await {
-                Ok(n) => tracing::info!(removed = n, "cvm cleanup finished"),
-                Err(e) => tracing::error!(code = %e.body().code, "cvm cleanup failed"),
-            },
-            Ok(false) => tracing::debug!("cvm cleanup runs on another instance"),
-            Err(error) => tracing::error!(%error, "cvm cleanup could not take its lease"),
-        }
     }
 }
 

@@ -285,3 +285,151 @@ pub struct CvmPage {
     pub content: Vec<CvmView>,
     pub info: PageInfo,
 }
+
+// ------------------------------------------------------- KMC jobs and statistics
+
+param_schema!(
+    /// Days of history, 0..365 (default 14).
+    LastNDays,
+    required: false,
+    MetaSchema {
+        default: Some(serde_json::json!(14)),
+        ..number(0.0, 365.0)
+    }
+);
+param_schema!(
+    /// Map zoom of the density views (0..18).
+    DensityZoom,
+    required: true,
+    number(0.0, 18.0)
+);
+param_schema!(
+    /// `true`: only the newest run of each job type; anything else: every run.
+    Distinct,
+    required: false,
+    string()
+);
+param_schema!(
+    /// A job queue (`cvm-import`, `cvm-management`, `job-management`).
+    QueueName,
+    required: true,
+    MetaSchema {
+        max_length: Some(100),
+        ..string()
+    }
+);
+param_schema!(
+    /// A job run's id within its queue.
+    JobId,
+    required: true,
+    MetaSchema {
+        max_length: Some(200),
+        ..string()
+    }
+);
+
+/// A job run (spec 5.3); absent values are omitted.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct JobRunView {
+    pub job_id: String,
+    pub name: String,
+    pub queue: String,
+    /// The job's input (an import's machines, an OSM region).
+    pub data: serde_json::Value,
+    /// `running`, `completed`, `failed` or `orphaned`.
+    pub status: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub result: Option<serde_json::Value>,
+    #[oai(skip_serializing_if_is_none)]
+    pub failed_reason: Option<String>,
+    pub attempts_made: u32,
+    /// When the job was created, epoch milliseconds.
+    pub timestamp: i64,
+    /// When the run ended, epoch milliseconds.
+    #[oai(skip_serializing_if_is_none)]
+    pub finished_on: Option<i64>,
+    pub logs: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A page of job runs.
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct JobRunPage {
+    pub content: Vec<JobRunView>,
+    pub info: PageInfo,
+}
+
+/// One day of a history.
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct DayCountView {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    pub count: u64,
+}
+
+/// A counter with its history over the last `lastNDays` days.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct CountedView {
+    pub total: u64,
+    pub total_last_n_days: u64,
+    pub history: Vec<DayCountView>,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct CvmStatsView {
+    pub total: u64,
+    pub average_score: f64,
+    pub imports: CountedView,
+    pub registrations: CountedView,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct VoteStatsView {
+    pub total: u64,
+    pub upvotes: CountedView,
+    pub downvotes: CountedView,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct IdentStatsView {
+    pub total: u64,
+    pub average_credibility: f64,
+    pub total_new_last_n_days: u64,
+    pub new_history: Vec<DayCountView>,
+}
+
+/// Job runs by status; only statuses that occur are present.
+#[derive(Object, Debug, Clone, PartialEq, Default)]
+pub struct StatusCountsView {
+    #[oai(skip_serializing_if_is_none)]
+    pub running: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub completed: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub failed: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub orphaned: Option<u64>,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct JobStatsView {
+    pub total: u64,
+    pub different_types: u64,
+    pub status_counts: StatusCountsView,
+    pub total_run_last_n_days: u64,
+    pub run_history: Vec<DayCountView>,
+}
+
+/// One cell of a density view: the mean position of what it counts.
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct DensityCellView {
+    pub longitude: f64,
+    pub latitude: f64,
+    pub count: u64,
+}

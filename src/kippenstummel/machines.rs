@@ -12,10 +12,11 @@ use aggregates::kippenstummel::geo::{km, Position};
 use aggregates::kippenstummel::throttle::{is_throttled, ThrottleInput, ThrottledAction};
 use chrono::{DateTime, Duration, Utc};
 use projections::kippenstummel::{cvms, tiles};
-use projections::rsql::{BoundingBox, Predicate};
+use projections::rsql::{BoundingBox, FieldTest, Predicate, Scalar};
 use projections::supercluster::{self, BBox, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
 use projections::{DocQuery, Namespace, ReadStore};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How long a command waits for a read model to catch up before giving up (503).
@@ -144,6 +145,28 @@ impl NearbyMachines {
 }
 
 impl Kippenstummel {
+    /// KMC filters name the registering identity; machine documents keep
+    /// its erasable reference (spec 12.8), so `registeredBy==<identity>`
+    /// becomes a test of the reference: one identity lookup per value, not a
+    /// join over every machine. An unknown (or erased) identity matches nothing.
+    pub async fn with_references(&self, predicate: &Predicate) -> Result<Predicate, ApiError> {
+        let mut references = HashMap::new();
+        for (path, test) in predicate.tests() {
+            if let ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) = (path, test) {
+                if !references.contains_key(identity) {
+                    let doc = self.idents.get(identity).await.map_err(ApiError::unavailable)?;
+                    references.insert(identity.clone(), doc.map(|d| d.reference).unwrap_or_default());
+                }
+            }
+        }
+        Ok(predicate.map_tests(&mut |path, test| match (path, test) {
+            ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) => {
+                FieldTest::Eq(Scalar::Text(references.get(identity).cloned().unwrap_or_default()))
+            }
+            _ => test.clone(),
+        }))
+    }
+
     async fn active_in(&self, store: &Arc<dyn ReadStore>, name: &str) -> Result<Option<Namespace>, ApiError> {
         Ok(store
             .active(name)
@@ -324,23 +347,16 @@ impl Kippenstummel {
             .map_err(cvm_error)
     }
 
-    /// Imports (KMC imports, 9.4.7), in batches of [`IMPORT_BATCH`]: each
-    /// batch takes the spatial reservations of all its entries at once (so
+    /// One batch of an import (KMC imports, 9.4.7; at most [`IMPORT_BATCH`]
+    /// entries, the import job in `kippenstummel::jobs` cuts them): takes
+    /// the spatial reservations of all its entries at once (so
     /// registrations racing it still never duplicate a machine), decides the
     /// 50 m rule for the whole batch against the cells index and its own new
     /// machines, appends every new machine in one append, synchronizes the
     /// machines it matched, and waits once for the tiles projection so the
     /// next batch (and any registration) sees them. Returns how many entries
     /// were applied.
-    pub async fn import(&self, entries: Vec<(Position, Option<i32>)>) -> Result<usize, ApiError> {
-        let mut applied = 0;
-        for batch in entries.chunks(IMPORT_BATCH) {
-            applied += self.import_batch(batch).await?;
-        }
-        Ok(applied)
-    }
-
-    async fn import_batch(&self, batch: &[(Position, Option<i32>)]) -> Result<usize, ApiError> {
+    pub async fn import_batch(&self, batch: &[(Position, Option<i32>)]) -> Result<usize, ApiError> {
         let positions: Vec<Position> = batch.iter().map(|(p, _)| *p).collect();
         self.locks
             .exclusive_all(&positions, || async {

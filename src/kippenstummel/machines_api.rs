@@ -6,20 +6,22 @@ use super::contract::{
     OptionalIdentHeader, OsmImportInput, Page, PageInfo, PerPage, PositionInput, ReportInput, RepositionInput,
     WithinItem, Zoom,
 };
+use super::jobs::{EntriesData, ImportEntry, ImportSource, OsmData, CVM_IMPORT};
 use super::machines::projection;
+use super::usage::{centre, Viewer, MIN_TRACKED_ZOOM};
 use super::validation::coordinates::{is_latitude_number, is_longitude_number};
 use super::validation::{is_defined, js_number, viewport, Paging, Viewport, Violations};
 use super::Kippenstummel;
 use crate::http::documented::{Body, Param};
 use crate::http::error::{self, ApiError};
+use crate::jobs::Jobs;
 use aggregates::kippenstummel::cvm::ReportType;
 use aggregates::kippenstummel::geo::Position;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
-use projections::rsql::{FieldSet, FieldTest, Filter, Predicate, Scalar};
+use projections::rsql::{FieldSet, Filter, Predicate};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Tags)]
@@ -32,6 +34,7 @@ enum Tag {
 
 pub struct MachinesApi {
     pub service: Arc<Kippenstummel>,
+    pub jobs: Arc<Jobs>,
 }
 
 #[derive(ApiResponse)]
@@ -99,32 +102,10 @@ fn compile(set: &FieldSet, filter: Option<&str>) -> Result<Option<Filter>> {
 }
 
 impl MachinesApi {
-    /// KMC filters name the registering identity; machine documents keep
-    /// its erasable reference (spec 12.8), so `registeredBy==<identity>`
-    /// becomes a test of the reference: one identity lookup per value, not a
-    /// join over every machine. An unknown (or erased) identity matches nothing.
-    async fn with_references(&self, predicate: &Predicate) -> Result<Predicate> {
-        let mut references = HashMap::new();
-        for (path, test) in predicate.tests() {
-            if let ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) = (path, test) {
-                if !references.contains_key(identity) {
-                    let doc = self.service.idents.get(identity).await.map_err(ApiError::unavailable)?;
-                    references.insert(identity.clone(), doc.map(|d| d.reference).unwrap_or_default());
-                }
-            }
-        }
-        Ok(predicate.map_tests(&mut |path, test| match (path, test) {
-            ("registeredBy", FieldTest::Eq(Scalar::Text(identity))) => {
-                FieldTest::Eq(Scalar::Text(references.get(identity).cloned().unwrap_or_default()))
-            }
-            _ => test.clone(),
-        }))
-    }
-
     /// The predicate a filter asks the store for.
     async fn predicate(&self, filter: Option<Filter>, kmc: bool) -> Result<Option<Predicate>> {
         match filter {
-            Some(filter) if kmc => Ok(Some(self.with_references(filter.predicate()).await?)),
+            Some(filter) if kmc => Ok(Some(self.service.with_references(filter.predicate()).await?)),
             Some(filter) => Ok(Some(filter.predicate().clone())),
             None => Ok(None),
         }
@@ -189,12 +170,31 @@ impl MachinesApi {
         #[oai(name = "topRight")] top_right: Query<Param<LatLong>>,
         zoom: Query<Param<Zoom>>,
         filter: Query<Param<FilterParam>>,
+        request: &poem::Request,
     ) -> Result<Json<Vec<WithinItem>>> {
         let caller = self.service.optional_identity(ident.0.as_deref()).await?;
         let viewport = viewport(bottom_left.0.as_deref(), top_right.0.as_deref(), zoom.0.as_deref())?;
         let filter = compile(FieldSet::public_cvm(), filter.0.as_deref())?;
-        self.within(viewport, filter, caller.as_ref().map(|c| c.reference.as_str()), false)
-            .await
+        let answer = self
+            .within(viewport, filter, caller.as_ref().map(|c| c.reference.as_str()), false)
+            .await?;
+        // Telemetry (spec 14.1): successful views from zoom 12, finite corners.
+        if viewport.zoom >= MIN_TRACKED_ZOOM {
+            let corners = (bottom_left.0.as_deref(), top_right.0.as_deref());
+            if let Some((lng, lat)) = corners.0.zip(corners.1).and_then(|(bl, tr)| centre(bl, tr)) {
+                let viewer = Viewer {
+                    identity: caller.map(|c| c.identity),
+                    ip: request
+                        .extensions()
+                        .get::<crate::http::ClientAddr>()
+                        .map(|c| c.0.to_string())
+                        .unwrap_or_default(),
+                    user_agent: request.header("user-agent").unwrap_or_default().to_owned(),
+                };
+                self.service.track_usage(lng, lat, viewer);
+            }
+        }
+        Ok(answer)
     }
 
     /// Machines, paged, optionally filtered.
@@ -384,6 +384,14 @@ impl MachinesApi {
         if file.size() > IMPORT_FILE_LIMIT {
             return Err(import_file_error("the file is larger than 10000 bytes"));
         }
+        // The spec's "file type json" (the original could never check it: bug).
+        let filename = file.file_name().unwrap_or_default().to_owned();
+        let mimetype = file.content_type().unwrap_or_default().to_owned();
+        if !mimetype.contains("json") && !filename.to_ascii_lowercase().ends_with(".json") {
+            return Err(import_file_error("the file is not JSON (content type or .json name)"));
+        }
+        // The upload is held in memory (within the body limit), never
+        // written to TMP_DIR, so no outcome leaves a file behind.
         let bytes = file.into_vec().await.map_err(import_file_error)?;
         if bytes.len() > IMPORT_FILE_LIMIT {
             return Err(import_file_error("the file is larger than 10000 bytes"));
@@ -415,8 +423,11 @@ impl MachinesApi {
                 Some(violations.take()),
             ));
         }
-        spawn_import(&self.service, "file", async move { Ok(parsed) });
-        Ok(Created::Created)
+        let mut data = entries_data(parsed);
+        data["filename"] = json!(filename);
+        data["mimetype"] = json!(mimetype);
+        data["encoding"] = json!("7bit");
+        submit_import(&self.jobs, ImportSource::File, data).await
     }
 
     /// KMC: import the machines OpenStreetMap knows in `{region}` (runs in the
@@ -437,16 +448,8 @@ impl MachinesApi {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         };
-        let service = self.service.clone();
-        spawn_import(&self.service, "OSM", async move {
-            let found = service
-                .osm
-                .machines_in(&region)
-                .await
-                .map_err(|e| format!("{region}: {e}"))?;
-            Ok(found.into_iter().map(|p| (p, None)).collect())
-        });
-        Ok(Created::Created)
+        let data = serde_json::to_value(OsmData { region }).expect("import data serializes");
+        submit_import(&self.jobs, ImportSource::Osm, data).await
     }
 
     /// KMC: import `{cvms: [{longitude, latitude, score?}]}`; entries within
@@ -499,30 +502,21 @@ impl MachinesApi {
             Some(_) => violations.add("cvms", "isArray", "cvms must be an array".into()),
         }
         violations.into_result()?;
-        spawn_import(&self.service, "manual records", async move { Ok(entries) });
-        Ok(Created::Created)
+        submit_import(&self.jobs, ImportSource::Manual, entries_data(entries)).await
     }
 }
 
-/// Runs an import after the answer (the original's contract: 201 at once,
-/// the import in a worker). An import takes longer than any request may
-/// (REQUEST_TIMEOUT_MS); cut off by it, the import would stop half done.
-fn spawn_import(
-    service: &Arc<Kippenstummel>,
-    source: &'static str,
-    entries: impl std::future::Future<Output = std::result::Result<Vec<(Position, Option<i32>)>, String>> + Send + 'static,
-) {
-    let service = service.clone();
-    tokio::spawn(async move {
-        let outcome = match entries.await {
-            Ok(entries) => service.import(entries).await.map_err(|e| e.body().code.clone()),
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(n) => tracing::info!(imported = n, source, "Imported {n} CVMs from {source}"),
-            Err(error) => tracing::error!(%error, source, "import from {source} failed"),
-        }
-    });
+/// Starts an import job (the original's contract: 201 at once, the import
+/// in a worker): the run is in the job history as `running` when the
+/// answer goes out, and the machines appear as its batches finish.
+async fn submit_import(jobs: &Arc<Jobs>, source: ImportSource, data: Value) -> Result<Created> {
+    jobs.submit(CVM_IMPORT, source.job_name(), data).await?;
+    Ok(Created::Created)
+}
+
+fn entries_data(entries: Vec<(Position, Option<i32>)>) -> Value {
+    let cvms = entries.into_iter().map(ImportEntry::new).collect();
+    serde_json::to_value(EntriesData { cvms }).expect("import data serializes")
 }
 
 /// `multipart/form-data` with the import file in field `file`.

@@ -8,11 +8,15 @@ pub mod cleanup;
 pub mod contract;
 pub mod identities;
 pub mod idents;
+pub mod jobs;
 pub mod machines;
 pub mod machines_api;
+pub mod operations_api;
 pub mod osm;
 pub mod reservation;
+pub mod stats;
 pub mod tokens;
+pub mod usage;
 pub mod validation;
 
 use crate::config::Config;
@@ -20,6 +24,7 @@ use crate::event_store::{CommandBus, EventRepository};
 use crate::metrics::Metrics;
 use aggregates::kippenstummel::cvm::Cvm;
 use aggregates::kippenstummel::ident::Ident;
+use aggregates::kippenstummel::usage::Usage;
 use auth::{AdminTokens, IdentTokens};
 use idents::IdentStore;
 use projections::{Namespace, ReadStore, StoreError};
@@ -33,6 +38,10 @@ pub struct Kippenstummel {
     pub tokens: Arc<dyn TokenStore>,
     pub ident_commands: CommandBus<Ident>,
     pub cvm_commands: CommandBus<Cvm>,
+    /// Usage telemetry counts (spec 14).
+    pub usage_commands: CommandBus<Usage>,
+    /// Today's telemetry salt, cached: `(UTC day, salt)`.
+    salt: std::sync::Mutex<Option<(String, Vec<u8>)>>,
     pub events: EventRepository,
     /// Hot read models: karma, credibility, map tiles (and the cell locks).
     pub read_models: Arc<dyn ReadStore>,
@@ -71,6 +80,8 @@ impl Kippenstummel {
                 (),
                 metrics.clone(),
             ),
+            usage_commands: CommandBus::new(events.clone(), 0, 1, (), metrics.clone()),
+            salt: std::sync::Mutex::new(None),
             events: events.clone(),
             documents,
             locks: reservation::SpatialLocks::new(read_models.clone()),

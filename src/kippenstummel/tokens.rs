@@ -66,6 +66,12 @@ pub trait TokenStore: Send + Sync {
     async fn redeem_transfer(&self, token: &str, ttl: Duration) -> Result<Redemption, TokenStoreError>;
     /// Counts a hit on `key`; true while at most `limit` hits fell in the current window.
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> Result<bool, TokenStoreError>;
+    /// Stores `value` under `key` for `ttl` unless the key holds a value
+    /// already; returns the value the key holds afterwards (the first
+    /// writer's, when several race).
+    async fn put_once(&self, key: &str, value: &str, ttl: Duration) -> Result<String, TokenStoreError>;
+    /// Marks `key` for `ttl`; true when it was not marked already.
+    async fn mark_once(&self, key: &str, ttl: Duration) -> Result<bool, TokenStoreError>;
 }
 
 /// Keyv's envelope, as the original stored it: `{"value": ..., "expires": ms}`.
@@ -229,12 +235,48 @@ impl TokenStore for RedisTokens {
             .map_err(store_error)?;
         Ok(count <= limit)
     }
+
+    async fn put_once(&self, key: &str, value: &str, ttl: Duration) -> Result<String, TokenStoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .arg("NX")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        if set.is_some() {
+            return Ok(value.to_owned());
+        }
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        // Expired between the two calls: ours is as good as any.
+        Ok(stored.unwrap_or_else(|| value.to_owned()))
+    }
+
+    async fn mark_once(&self, key: &str, ttl: Duration) -> Result<bool, TokenStoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg("1")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .arg("NX")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        Ok(set.is_some())
+    }
 }
 
 enum Entry {
     Challenge(Challenge),
     Transfer(Transfer),
     Counter(u64),
+    Text(String),
 }
 
 /// Process-memory token store for the embedded default (one instance).
@@ -324,6 +366,28 @@ impl TokenStore for MemoryTokens {
                 }
                 _ => false,
             }
+        }))
+    }
+
+    async fn put_once(&self, key: &str, value: &str, ttl: Duration) -> Result<String, TokenStoreError> {
+        Ok(self.with(|entries| {
+            let entry = entries
+                .entry(key.to_owned())
+                .or_insert_with(|| (Entry::Text(value.to_owned()), Instant::now() + ttl));
+            match &entry.0 {
+                Entry::Text(stored) => stored.clone(),
+                _ => value.to_owned(),
+            }
+        }))
+    }
+
+    async fn mark_once(&self, key: &str, ttl: Duration) -> Result<bool, TokenStoreError> {
+        Ok(self.with(|entries| {
+            if entries.contains_key(key) {
+                return false;
+            }
+            entries.insert(key.to_owned(), (Entry::Counter(1), Instant::now() + ttl));
+            true
         }))
     }
 }

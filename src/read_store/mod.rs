@@ -1,6 +1,7 @@
 //! Read-model store backends: embedded SQLite, Redis, MongoDB.
 
 mod mongo;
+mod mongo_query;
 mod redis;
 mod sqlite;
 mod sqlite_query;

@@ -5,6 +5,7 @@
 //! `rm_checkpoints`; a batch is committed in one transaction that first
 //! checks the checkpoint (fencing) and then writes changes and checkpoint.
 
+use super::mongo_query;
 use super::{now_ms, other, unavailable};
 use crate::mongo::{num, txn, Mongo};
 use async_trait::async_trait;
@@ -12,9 +13,10 @@ use futures_util::{FutureExt, TryStreamExt};
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection, IndexModel};
-use projections::{ActiveModel, Change, Namespace, ReadStore, StoreError};
+use projections::{bounded_range, ActiveModel, Change, DocQuery, Namespace, Queryable, ReadStore, StoreError};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// The collections of the read-model store (before the prefix).
@@ -38,6 +40,15 @@ pub struct MongoReadStore {
     active: Collection<Document>,
     generations: Collection<Document>,
     leases: Collection<Document>,
+    /// The queryable collections declared, by (projection, collection).
+    declared: RwLock<HashMap<(String, String), Typed>>,
+}
+
+/// A declared queryable collection and its MongoDB collection of typed documents.
+#[derive(Clone)]
+struct Typed {
+    queryable: &'static Queryable,
+    collection: Collection<Document>,
 }
 
 fn row_id(ns: &Namespace, a: &str, b: &str) -> String {
@@ -89,25 +100,38 @@ impl Rows {
 struct Batch {
     docs: Rows,
     zsets: Rows,
+    /// The typed documents of queryable collections, written beside `docs`.
+    typed: Vec<(Collection<Document>, Rows)>,
 }
 
 impl Batch {
-    fn new(ns: &Namespace, changes: &[Change]) -> Self {
+    fn new(ns: &Namespace, changes: &[Change], typed_of: impl Fn(&str) -> Option<Typed>) -> Self {
         // Last write per id wins (a ChangeSet already emits one per key;
         // this keeps the rows unique whatever the caller passes).
         let mut docs: BTreeMap<String, Option<Document>> = BTreeMap::new();
         let mut zsets: BTreeMap<String, Option<Document>> = BTreeMap::new();
+        let mut typed: BTreeMap<String, (Typed, BTreeMap<String, Option<Document>>)> = BTreeMap::new();
         let generation = ns.generation as i64;
         for change in changes {
             match change {
                 Change::PutDoc { collection, key, doc } => {
                     let id = row_id(ns, collection, key);
+                    if let Some(t) = typed_of(collection) {
+                        let row = mongo_query::typed(t.queryable, &id, ns, key, doc);
+                        let entry = typed.entry(collection.clone()).or_insert_with(|| (t, BTreeMap::new()));
+                        entry.1.insert(id.clone(), Some(row));
+                    }
                     let row = doc! {"_id": &id, "projection": &ns.projection, "generation": generation,
                     "collection": collection, "key": key, "doc": doc.to_string()};
                     docs.insert(id, Some(row));
                 }
                 Change::DeleteDoc { collection, key } => {
-                    docs.insert(row_id(ns, collection, key), None);
+                    let id = row_id(ns, collection, key);
+                    if let Some(t) = typed_of(collection) {
+                        let entry = typed.entry(collection.clone()).or_insert_with(|| (t, BTreeMap::new()));
+                        entry.1.insert(id.clone(), None);
+                    }
+                    docs.insert(id, None);
                 }
                 Change::ZAdd { set, member, score } => {
                     let id = row_id(ns, set, member);
@@ -133,6 +157,10 @@ impl Batch {
         Self {
             docs: rows(docs),
             zsets: rows(zsets),
+            typed: typed
+                .into_values()
+                .map(|(t, changes)| (t.collection, rows(changes)))
+                .collect(),
         }
     }
 }
@@ -153,6 +181,7 @@ impl MongoReadStore {
             generations: mongo.collection("rm_generations"),
             leases: mongo.collection("leases"),
             mongo: mongo.clone(),
+            declared: RwLock::default(),
         };
         store.ping().await?;
         mongo.ensure_collections(&COLLECTIONS).await.map_err(unavailable)?;
@@ -201,7 +230,8 @@ impl MongoReadStore {
             // Nothing written: the runner aborts the transaction.
             return Ok(Outcome::Fenced(found));
         }
-        for (collection, rows) in [(&self.docs, &batch.docs), (&self.zsets, &batch.zsets)] {
+        let fixed = [(&self.docs, &batch.docs), (&self.zsets, &batch.zsets)];
+        for (collection, rows) in fixed.into_iter().chain(batch.typed.iter().map(|(c, r)| (c, r))) {
             for ids in rows.touched.chunks(IDS_PER_DELETE) {
                 collection
                     .delete_many(doc! {"_id": {"$in": ids}})
@@ -264,6 +294,20 @@ impl MongoReadStore {
 }
 
 impl MongoReadStore {
+    fn typed(&self, ns: &Namespace, queryable: &Queryable) -> Result<Typed, StoreError> {
+        self.declared
+            .read()
+            .map_err(|_| other("declarations poisoned"))?
+            .get(&(ns.projection.clone(), queryable.collection.to_owned()))
+            .cloned()
+            .ok_or_else(|| {
+                other(format!(
+                    "{}/{} was never declared queryable",
+                    ns.projection, queryable.collection
+                ))
+            })
+    }
+
     /// Fails at once while MongoDB is known to be down (see `crate::mongo::health`).
     fn up(&self) -> Result<(), StoreError> {
         self.mongo.check().map_err(unavailable)
@@ -355,6 +399,60 @@ impl ReadStore for MongoReadStore {
         self.zsets.count_documents(filter).await.map_err(unavailable)
     }
 
+    async fn declare(&self, projection: &str, queryables: &'static [Queryable]) -> Result<(), StoreError> {
+        self.up()?;
+        for q in queryables {
+            let collection = mongo_query::create(&self.mongo, &self.docs, projection, q, row_id).await?;
+            self.declared
+                .write()
+                .map_err(|_| other("declarations poisoned"))?
+                .insert(
+                    (projection.to_owned(), q.collection.to_owned()),
+                    Typed {
+                        queryable: q,
+                        collection,
+                    },
+                );
+        }
+        Ok(())
+    }
+
+    async fn query_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, Value)>, StoreError> {
+        self.up()?;
+        let Some(range) = bounded_range(query.offset, query.limit) else {
+            return Ok(Vec::new());
+        };
+        let typed = self.typed(ns, queryable)?;
+        mongo_query::select_docs(&typed.collection, mongo_query::filter(queryable, ns, query)?, range).await
+    }
+
+    async fn count_docs(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<u64, StoreError> {
+        self.up()?;
+        let typed = self.typed(ns, queryable)?;
+        mongo_query::count(&typed.collection, mongo_query::filter(queryable, ns, query)?).await
+    }
+
+    async fn query_positions(
+        &self,
+        ns: &Namespace,
+        queryable: &'static Queryable,
+        query: &DocQuery<'_>,
+    ) -> Result<Vec<(String, f64, f64)>, StoreError> {
+        self.up()?;
+        let typed = self.typed(ns, queryable)?;
+        mongo_query::positions(&typed.collection, queryable, mongo_query::filter(queryable, ns, query)?).await
+    }
+
     async fn checkpoint(&self, ns: &Namespace) -> Result<u64, StoreError> {
         self.up()?;
         let row = self
@@ -366,7 +464,12 @@ impl ReadStore for MongoReadStore {
     }
 
     async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError> {
-        let batch = Batch::new(ns, changes);
+        let batch = {
+            let declared = self.declared.read().map_err(|_| other("declarations poisoned"))?;
+            Batch::new(ns, changes, |collection| {
+                declared.get(&(ns.projection.clone(), collection.to_owned())).cloned()
+            })
+        };
         let result = self
             .mongo
             .transaction_where(concurrent_batch, (self, ns, &batch), |session, (store, ns, batch)| {
@@ -439,6 +542,20 @@ impl ReadStore for MongoReadStore {
         self.up()?;
         for collection in [&self.docs, &self.zsets, &self.checkpoints] {
             collection.delete_many(ns_filter(ns)).await.map_err(unavailable)?;
+        }
+        let typed: Vec<Collection<Document>> = self
+            .declared
+            .read()
+            .map_err(|_| other("declarations poisoned"))?
+            .iter()
+            .filter(|((projection, _), _)| *projection == ns.projection)
+            .map(|(_, t)| t.collection.clone())
+            .collect();
+        for collection in typed {
+            collection
+                .delete_many(doc! {"generation": ns.generation as i64})
+                .await
+                .map_err(unavailable)?;
         }
         // The checkpoint row carries the namespace fields too (see commit_in).
         Ok(())

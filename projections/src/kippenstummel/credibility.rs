@@ -8,8 +8,10 @@
 //!
 //! - collection `credibility`: reference → `{rating, behaviour|null, issuedAt}`
 //! - collection `cvm-positions`: cvm id → `{longitude, latitude}` (votes carry no position)
+//! - collections `stats-totals` and `stats-days` ([`counters`]): what the KMC
+//!   identity statistics read
 
-use super::{decode, iso, occurred_at, Input};
+use super::{counters, decode, iso, occurred_at, Input};
 use crate::{ChangeSet, Projection, ProjectionError, RecordedEvent};
 use aggregates::kippenstummel::credibility::{recompute, Behaviour, CredibilityAction, INITIAL_RATING};
 use aggregates::kippenstummel::cvm::CvmEvent;
@@ -23,7 +25,25 @@ pub const NAME: &str = "credibility";
 pub const CREDIBILITY: &str = "credibility";
 pub const CVM_POSITIONS: &str = "cvm-positions";
 
+/// Statistics counters ([`counters`]): identities and the sum of their
+/// ratings in total, identities per day of issue.
+pub const IDENTS: &str = "idents";
+pub const RATING_SUM: &str = "ratingSum";
+
 pub struct Credibility;
+
+/// Adds (`sign` 1) or takes away (`sign` −1) an identity from the statistics.
+async fn count_ident(
+    changes: &mut ChangeSet<'_>,
+    event: &RecordedEvent,
+    issued_at: &str,
+    rating: f64,
+    sign: f64,
+) -> Result<(), ProjectionError> {
+    counters::add_total(changes, event, IDENTS, sign).await?;
+    counters::add_total(changes, event, RATING_SUM, sign * rating).await?;
+    counters::add_day(changes, event, issued_at, IDENTS, sign).await
+}
 
 async fn position_of(changes: &ChangeSet<'_>, cvm_id: &str) -> Result<Option<Position>, ProjectionError> {
     Ok(changes
@@ -61,6 +81,7 @@ async fn interact(
         .ok_or_else(|| ProjectionError::bad_event(event, "stored credibility has no issuedAt"))?;
     let previous = doc["rating"].as_f64().unwrap_or(INITIAL_RATING);
     let next = recompute(stored, previous, action, position, issued_at, occurred_at(event));
+    counters::add_total(changes, event, RATING_SUM, next.rating - previous).await?;
     changes.put(
         CREDIBILITY,
         reference,
@@ -75,18 +96,30 @@ impl Projection for Credibility {
         NAME
     }
 
+    /// 2: statistics counters.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     async fn apply(&self, event: &RecordedEvent, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
         match decode(event)? {
-            Input::Ident(IdentEvent::IdentRegistered { issued_at }) => changes.put(
-                CREDIBILITY,
-                &event.aggregate_id,
-                json!({"rating": INITIAL_RATING, "behaviour": null, "issuedAt": iso(issued_at)}),
-            ),
-            Input::Ident(IdentEvent::IdentErased {}) => changes.delete(CREDIBILITY, &event.aggregate_id),
+            Input::Ident(IdentEvent::IdentRegistered { issued_at }) => {
+                let issued_at = iso(issued_at);
+                count_ident(changes, event, &issued_at, INITIAL_RATING, 1.0).await?;
+                changes.put(
+                    CREDIBILITY,
+                    &event.aggregate_id,
+                    json!({"rating": INITIAL_RATING, "behaviour": null, "issuedAt": issued_at}),
+                );
+            }
+            Input::Ident(IdentEvent::IdentErased {}) => {
+                if let Some(doc) = changes.get(CREDIBILITY, &event.aggregate_id).await? {
+                    let issued_at = doc["issuedAt"].as_str().unwrap_or_default();
+                    let rating = doc["rating"].as_f64().unwrap_or(INITIAL_RATING);
+                    count_ident(changes, event, issued_at, rating, -1.0).await?;
+                }
+                changes.delete(CREDIBILITY, &event.aggregate_id);
+            }
             Input::Cvm(CvmEvent::Registered(e)) => {
                 put_position(changes, &e.cvm_id, e.position);
                 interact(

@@ -11,13 +11,15 @@
 //!   machines it registered
 //! - collection `repositionings`: identity reference → [`ActivityIndex`] of its
 //!   repositionings of live machines
+//! - collections `stats-totals` and `stats-days` ([`counters`]): what the KMC
+//!   machine and vote statistics read
 //!
 //! Times are the events' `occurred_at` (millisecond ISO strings), so a replay
 //! reproduces every document exactly. Identity references are stored as the
 //! events carry them; erasing an identity needs nothing here, since nothing
 //! links a reference to a person once the identity document is gone.
 
-use super::{decode, iso, occurred_at, Input};
+use super::{counters, decode, iso, occurred_at, Input};
 use crate::{ChangeSet, FieldKind, PositionFields, Projection, ProjectionError, QueryField, Queryable, RecordedEvent};
 use aggregates::kippenstummel::cvm::rules::{MAX_SCORE, MIN_SCORE};
 use aggregates::kippenstummel::cvm::{
@@ -33,6 +35,16 @@ pub const CVMS: &str = "cvms";
 pub const REMOVED_CVMS: &str = "removed-cvms";
 pub const REGISTRATIONS: &str = "registrations";
 pub const REPOSITIONINGS: &str = "repositionings";
+
+/// Statistics counters ([`counters`]): totals of live machines, of their
+/// origins and scores, and of votes; per day the machines by day of
+/// creation and origin, and the votes.
+pub const MACHINES: &str = "machines";
+pub const IMPORTS: &str = "imports";
+pub const REGISTRATIONS_COUNT: &str = "registrations";
+pub const SCORE_SUM: &str = "scoreSum";
+pub const UPVOTES: &str = "upvotes";
+pub const DOWNVOTES: &str = "downvotes";
 
 pub struct Cvms;
 
@@ -327,7 +339,8 @@ async fn find(
 /// Applies `change` to the machine's document where it is and stamps
 /// `updatedAt`. Events about unknown machines change nothing (the aggregate
 /// never emits them; failing would stop the projection for good). Returns
-/// where the document was.
+/// where the document was, after moving the statistics by the change of a
+/// live machine's score.
 async fn update(
     changes: &mut ChangeSet<'_>,
     event: &RecordedEvent,
@@ -338,10 +351,48 @@ async fn update(
     let Some((place, mut doc)) = find(changes, event, cvm_id).await? else {
         return Ok(None);
     };
+    let score = doc.score;
     change(&mut doc);
     doc.updated_at = at.to_owned();
     write(changes, place.collection(), cvm_id, &doc);
+    if place == Place::Live {
+        counters::add_total(changes, event, SCORE_SUM, f64::from(doc.score - score)).await?;
+    }
     Ok(Some(place))
+}
+
+/// Adds (`sign` 1) or takes away (`sign` −1) a live machine from the
+/// statistics: the totals, and the count of its day of creation by origin.
+async fn count_machine(
+    changes: &mut ChangeSet<'_>,
+    event: &RecordedEvent,
+    doc: &CvmDocument,
+    sign: f64,
+) -> Result<(), ProjectionError> {
+    let origin = if doc.imported { IMPORTS } else { REGISTRATIONS_COUNT };
+    counters::add_total(changes, event, MACHINES, sign).await?;
+    counters::add_total(changes, event, origin, sign).await?;
+    counters::add_total(changes, event, SCORE_SUM, sign * f64::from(doc.score)).await?;
+    counters::add_day(changes, event, &doc.created_at, origin, sign).await
+}
+
+/// Counts a vote on a live machine (the `votes` collection of spec 5.4).
+async fn count_vote(
+    changes: &mut ChangeSet<'_>,
+    event: &RecordedEvent,
+    place: Option<Place>,
+    vote_type: VoteType,
+    at: &str,
+) -> Result<(), ProjectionError> {
+    if place != Some(Place::Live) {
+        return Ok(());
+    }
+    let counter = match vote_type {
+        VoteType::Upvote => UPVOTES,
+        VoteType::Downvote => DOWNVOTES,
+    };
+    counters::add_total(changes, event, counter, 1.0).await?;
+    counters::add_day(changes, event, at, counter, 1.0).await
 }
 
 /// Adds an item to an identity's index, keeping the items ordered by time
@@ -388,6 +439,7 @@ async fn register(changes: &mut ChangeSet<'_>, event: &RecordedEvent, doc: CvmDo
         };
         index_add(changes, event, REGISTRATIONS, identity, item).await?;
     }
+    count_machine(changes, event, &doc, 1.0).await?;
     write(changes, CVMS, &doc.aggregate_id, &doc);
     Ok(())
 }
@@ -426,6 +478,7 @@ async fn remove(
     for editor in doc.editors() {
         index_remove(changes, event, REPOSITIONINGS, editor, cvm_id).await?;
     }
+    count_machine(changes, event, &doc, -1.0).await?;
     doc.unmark_for_deletion();
     doc.updated_at = at.to_owned();
     changes.delete(CVMS, cvm_id);
@@ -460,6 +513,7 @@ async fn restore(
             index_add(changes, event, REPOSITIONINGS, editor, item).await?;
         }
     }
+    count_machine(changes, event, &doc, 1.0).await?;
     doc.updated_at = at.to_owned();
     changes.delete(REMOVED_CVMS, cvm_id);
     write(changes, CVMS, cvm_id, &doc);
@@ -472,8 +526,9 @@ impl Projection for Cvms {
         NAME
     }
 
+    /// 2: statistics counters.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn queryable(&self) -> &'static [Queryable] {
@@ -489,10 +544,12 @@ impl Projection for Cvms {
             CvmEvent::Registered(e) => register(changes, event, CvmDocument::registered(e, at)).await?,
             CvmEvent::Imported(e) => register(changes, event, CvmDocument::imported(e, at)).await?,
             CvmEvent::Upvoted(e) => {
-                update(changes, event, &e.cvm_id, at, |doc| doc.vote(VoteType::Upvote, e, at)).await?;
+                let place = update(changes, event, &e.cvm_id, at, |doc| doc.vote(VoteType::Upvote, e, at)).await?;
+                count_vote(changes, event, place, VoteType::Upvote, at).await?;
             }
             CvmEvent::Downvoted(e) => {
-                update(changes, event, &e.cvm_id, at, |doc| doc.vote(VoteType::Downvote, e, at)).await?;
+                let place = update(changes, event, &e.cvm_id, at, |doc| doc.vote(VoteType::Downvote, e, at)).await?;
+                count_vote(changes, event, place, VoteType::Downvote, at).await?;
             }
             CvmEvent::Reported(e) => {
                 update(changes, event, &e.cvm_id, at, |doc| doc.report(e, at)).await?;

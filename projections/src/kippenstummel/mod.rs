@@ -5,10 +5,13 @@
 //! two through the identity documents, so deleting an identity document
 //! leaves nothing here that points to a person, before or after a replay.
 
+pub mod counters;
 pub mod credibility;
 pub mod cvms;
+pub mod job_runs;
 pub mod karma;
 pub mod tiles;
+pub mod usage;
 
 use crate::{ProjectionError, RecordedEvent};
 use aggregates::kippenstummel::cvm::CvmEvent;
