@@ -289,12 +289,12 @@ pub struct CvmPage {
 // ------------------------------------------------------- KMC jobs and statistics
 
 param_schema!(
-    /// Days of history, 0..365 (default 14).
+    /// Days of history, a whole number 0..365 (default 14).
     LastNDays,
     required: false,
     MetaSchema {
         default: Some(serde_json::json!(14)),
-        ..number(0.0, 365.0)
+        ..integer(0.0, Some(365.0))
     }
 );
 param_schema!(

@@ -147,7 +147,7 @@ impl JobHandler for ImportJob {
             if run.lost() {
                 return Err("another instance took the run over".to_owned());
             }
-            applied += self.service.import_batch(batch).await.map_err(message)?;
+            applied += self.import_batch(run, i, batch).await?;
             run.progress(i as u64 + 1).await?;
         }
         run.log(format!("Imported {applied} CVMs from {}", self.source.described()))
@@ -157,6 +157,36 @@ impl JobHandler for ImportJob {
 
     fn resumable(&self) -> bool {
         true
+    }
+}
+
+/// Tries of one import batch that meets an unavailable store or a lagging
+/// projection (503): after a restart, say, the projectors wait out the dead
+/// instance's leases (`PROJECTION_LEASE_TTL_MS`) before the cells index
+/// the 50 m rule needs catches up. Waits 1, 2, 4, 8, 16, 32 s in between.
+const BATCH_ATTEMPTS: u32 = 7;
+
+impl ImportJob {
+    async fn import_batch(
+        &self,
+        run: &RunContext,
+        i: usize,
+        batch: &[(Position, Option<i32>)],
+    ) -> Result<usize, String> {
+        let mut attempt = 1;
+        loop {
+            match self.service.import_batch(batch).await {
+                Ok(applied) => return Ok(applied),
+                Err(e) if e.body().code == crate::http::error::UNAVAILABLE.code && attempt < BATCH_ATTEMPTS => {
+                    let wait = std::time::Duration::from_secs(1 << (attempt - 1));
+                    run.log(format!("Batch {}: {}; trying again in {wait:?}", i + 1, message(e)))
+                        .await;
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(message(e)),
+            }
+        }
     }
 }
 

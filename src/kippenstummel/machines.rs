@@ -480,13 +480,26 @@ impl Kippenstummel {
             offset,
             limit,
         };
-        let (docs, total) = tokio::join!(
-            self.documents.query_docs(&ns, cvms::machines(), &query),
-            self.documents.count_docs(&ns, cvms::machines(), &query),
-        );
-        let docs = docs.map_err(ApiError::unavailable)?;
-        let total = total.map_err(ApiError::unavailable)?;
-        Ok((docs.iter().map(|(_, d)| projection(d, None, None)).collect(), total))
+        // The page and the count are two reads; a projector commit between
+        // them makes them disagree (a machine counted but not listed). Such a
+        // pair is read again; after three tries the last one is answered.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (docs, total) = tokio::join!(
+                self.documents.query_docs(&ns, cvms::machines(), &query),
+                self.documents.count_docs(&ns, cvms::machines(), &query),
+            );
+            let docs = docs.map_err(ApiError::unavailable)?;
+            let total = total.map_err(ApiError::unavailable)?;
+            let expected = usize::try_from(total)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(offset)
+                .min(limit);
+            if docs.len() == expected || attempt == 3 {
+                return Ok((docs.iter().map(|(_, d)| projection(d, None, None)).collect(), total));
+            }
+        }
     }
 
     /// `/cvms/within`, precomputed path (10.3): the stored tiles of the

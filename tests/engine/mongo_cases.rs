@@ -29,11 +29,12 @@ async fn dump(db: &mongodb::Database, name: &str) -> (Vec<Document>, Vec<String>
     (docs, indexes)
 }
 
+/// A test configuration (a deployment with MONGO_URI must name its NODE_ENV).
 fn config(pairs: &[(&str, &str)]) -> Config {
-    Config::from_source(&Source::from_map(
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    ))
-    .unwrap()
+    let mut all: std::collections::HashMap<String, String> =
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    all.entry("NODE_ENV".to_owned()).or_insert_with(|| "test".to_owned());
+    Config::from_source(&Source::from_map(all)).unwrap()
 }
 
 fn ident(identity: &str, reference: &str) -> IdentDoc {
