@@ -19,7 +19,7 @@ use stummel::event_store::{
     AggregateStore, CommandBus, CommandMetadata, EventRepository, MongoEventStore, SqliteEventStore, SyncMode,
 };
 use stummel::metrics::Metrics;
-use stummel::read_store::{RedisReadStore, SqliteReadStore};
+use stummel::read_store::{MongoReadStore, RedisReadStore, SqliteReadStore};
 
 fn raw(id: &str, sequence: usize, value: i64) -> SerializedEvent {
     SerializedEvent {
@@ -303,6 +303,17 @@ async fn main() {
             .unwrap(),
         );
         replay_rate("embedded-log-into-redis", &repo, store).await;
+        if mongo_uri.is_some() {
+            // A smaller log: MongoDB appends it at a few thousand events/s.
+            let (repo, db) = mongo().await;
+            write_log("mongodb", &repo, 100_000).await;
+            let client = mongodb::Client::with_uri_str(mongo_uri.as_deref().unwrap())
+                .await
+                .unwrap();
+            let store: Arc<dyn ReadStore> = Arc::new(MongoReadStore::new(client, db.clone()).await.unwrap());
+            replay_rate("mongodb-log-into-mongodb", &repo, store).await;
+            db.drop().await.unwrap();
+        }
     }
     if wanted("lag") {
         let dir = tempfile::tempdir().unwrap();
@@ -322,5 +333,14 @@ async fn main() {
             .unwrap(),
         );
         projector_lag("embedded-log-redis-model", &repo, store, 200, 10).await;
+        if mongo_uri.is_some() {
+            let (repo, db) = mongo().await;
+            let client = mongodb::Client::with_uri_str(mongo_uri.as_deref().unwrap())
+                .await
+                .unwrap();
+            let store: Arc<dyn ReadStore> = Arc::new(MongoReadStore::new(client, db.clone()).await.unwrap());
+            projector_lag("mongodb", &repo, store, 200, 10).await;
+            db.drop().await.unwrap();
+        }
     }
 }

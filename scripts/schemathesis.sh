@@ -61,12 +61,16 @@ done
 eval "$(python3 scripts/fuzz_credentials.py "$base" "$redis_port" "$jwt_secret" "$devmarkt_secret")"
 
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+# One worker: with two, Hypothesis describes its lambdas by ast-parsing
+# sources in two threads at once, which CPython 3.11 sometimes aborts with
+# "AST constructor recursion depth mismatch" (a tool error, not a finding;
+# seen here once in two runs).
 run() {
   local name=$1
   shift
   echo "schemathesis.sh: $name"
   "$venv/bin/schemathesis" run "$base/openapi.json" --checks "$checks" --max-examples "$examples" \
-    --seed "$seed" --workers 2 --no-color --generation-database none --request-timeout 20 \
+    --seed "$seed" --workers 1 --no-color --generation-database none --request-timeout 20 \
     --report junit --report-junit-path "$work/$name.xml" "$@"
 }
 run anonymous
