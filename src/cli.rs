@@ -28,6 +28,12 @@ pub enum Command {
         /// No progress bar (for scripts).
         #[arg(long)]
         quiet: bool,
+        /// Events per batch while rebuilding (instead of PROJECTION_BATCH_SIZE, which the
+        /// live projectors use): a rebuild has the whole log to go through, and each batch
+        /// costs a commit and, for some read models, work that grows with the model rather
+        /// than with the batch.
+        #[arg(long, value_name = "EVENTS", default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: u32,
     },
     /// List the projections: version, active generation, checkpoint, lag, state.
     Projections,

@@ -36,6 +36,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             anyhow::bail!("loadgen writes synthetic events and refuses to run with NODE_ENV=production");
         }
     }
+    let mut config = config;
+    if let Command::Replay { batch_size, .. } = &command {
+        config.projection_batch_size = *batch_size as usize;
+    }
     let dev_secrets = config.uses_dev_secrets();
     let defaulted = config.node_env_defaulted;
     let engine = Engine::start(config).await?;
@@ -52,6 +56,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             all: _,
             from,
             quiet,
+            batch_size: _,
         } => stummel::replay::run(&engine, &projections, from, !quiet).await,
         Command::Projections => stummel::replay::list(&engine).await,
         Command::Loadgen {

@@ -21,7 +21,7 @@ pub mod supercluster;
 #[cfg(test)]
 pub mod testing;
 
-pub use changeset::ChangeSet;
+pub use changeset::{ChangeSet, Scratch};
 pub use event::{EventSource, RecordedEvent, SourceError};
 pub use projection::{Projection, ProjectionError};
 pub use query::{DocQuery, FieldKind, PositionFields, QueryField, Queryable};

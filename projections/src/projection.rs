@@ -48,6 +48,18 @@ pub trait Projection: Send + Sync {
     async fn finish_batch(&self, _changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
         Ok(())
     }
+    /// Called after a rebuild has applied the whole log and before its
+    /// generation becomes active, in rounds: each round gets a fresh change
+    /// set of the rebuild (with its [`ChangeSet::rebuild_scratch`]), is
+    /// committed on its own at the final checkpoint, and is followed by
+    /// another while it returns `true`. The place to write what the rebuild's
+    /// batches kept in the rebuild scratch instead of the store (see
+    /// [`ChangeSet::is_rebuild`]): once instead of once per batch, in parts
+    /// small enough to hold a round's changes in memory. The default has
+    /// nothing to do.
+    async fn finish_rebuild(&self, _changes: &mut ChangeSet<'_>) -> Result<bool, ProjectionError> {
+        Ok(false)
+    }
     /// The collections queried by their fields rather than by key: the store
     /// indexes those fields natively (see [`crate::query`]). Default: none.
     fn queryable(&self) -> &'static [crate::Queryable] {

@@ -1,8 +1,8 @@
 //! The projector runtime: catch-up, live tail, leases, rebuilds.
 
 use crate::{
-    ActiveModel, ChangeSet, EventSource, Namespace, Projection, ProjectionError, ReadStore, RecordedEvent, SourceError,
-    StoreError,
+    ActiveModel, ChangeSet, EventSource, Namespace, Projection, ProjectionError, ReadStore, RecordedEvent, Scratch,
+    SourceError, StoreError,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -97,6 +97,23 @@ pub enum RunError {
     LeaseLost(String),
     #[error("the log's head is {head}, cannot start a rebuild at {from}")]
     BeyondHead { from: u64, head: u64 },
+}
+
+/// Waits for a commit spawned by `finish_rebuild`, if any.
+async fn join_commit(commit: Option<tokio::task::JoinHandle<Result<(), StoreError>>>) -> Result<(), StoreError> {
+    match commit {
+        Some(handle) => handle
+            .await
+            .map_err(|e| StoreError::Other(format!("commit task: {e}")))?,
+        None => Ok(()),
+    }
+}
+
+/// Whether a batch goes to the active model or to a generation being rebuilt,
+/// with the rebuild's scratch area (see [`ChangeSet::is_rebuild`]).
+enum Mode<'a> {
+    Live,
+    Rebuild(&'a mut Scratch),
 }
 
 enum Tick {
@@ -213,7 +230,7 @@ impl Projector {
         match self.store.active(self.name()).await? {
             Some(active) if active.version == version => {
                 let ns = Namespace::new(self.name(), active.generation);
-                let applied = self.step(&ns).await?;
+                let applied = self.step(&ns, Mode::Live).await?;
                 if applied > 0 {
                     return Ok(Tick::Progressed);
                 }
@@ -253,16 +270,16 @@ impl Projector {
     /// many events it applied. Safe to race: a batch committed by another
     /// runner meanwhile makes this one fail with `StoreError::Fenced`.
     pub async fn apply_next_batch(&self, ns: &Namespace) -> Result<usize, RunError> {
-        self.step(ns).await
+        self.step(ns, Mode::Live).await
     }
 
-    async fn step(&self, ns: &Namespace) -> Result<usize, RunError> {
+    async fn step(&self, ns: &Namespace, mode: Mode<'_>) -> Result<usize, RunError> {
         let checkpoint = self.store.checkpoint(ns).await?;
         let events = self.source.read_after(checkpoint, self.config.batch_size).await?;
         if events.is_empty() {
             return Ok(0);
         }
-        let new = self.apply_batch(ns, checkpoint, &events).await?;
+        let new = self.apply_batch(ns, checkpoint, &events, mode).await?;
         self.status.send_modify(|s| {
             s.checkpoint = new;
             s.head = s.head.max(new);
@@ -271,8 +288,17 @@ impl Projector {
         Ok(events.len())
     }
 
-    async fn apply_batch(&self, ns: &Namespace, checkpoint: u64, events: &[RecordedEvent]) -> Result<u64, RunError> {
-        let mut changes = ChangeSet::new(self.store.as_ref(), ns);
+    async fn apply_batch(
+        &self,
+        ns: &Namespace,
+        checkpoint: u64,
+        events: &[RecordedEvent],
+        mode: Mode<'_>,
+    ) -> Result<u64, RunError> {
+        let mut changes = match mode {
+            Mode::Live => ChangeSet::new(self.store.as_ref(), ns),
+            Mode::Rebuild(scratch) => ChangeSet::for_rebuild(self.store.as_ref(), ns, scratch),
+        };
         for event in events {
             self.projection.apply(event, &mut changes).await?;
         }
@@ -313,23 +339,26 @@ impl Projector {
             self.store.commit(&ns, 0, from, &[]).await?;
         }
         let mut events = 0u64;
+        let mut scratch = Scratch::default();
         let result: Result<u64, RunError> = async {
-            loop {
-                let applied = self.step(&ns).await?;
+            let checkpoint = loop {
+                let applied = self.step(&ns, Mode::Rebuild(&mut scratch)).await?;
                 events += applied as u64;
                 let checkpoint = self.store.checkpoint(&ns).await?;
                 if applied == 0 {
                     head = self.source.head().await?;
                     if checkpoint >= head {
                         progress(checkpoint, head);
-                        return Ok(checkpoint);
+                        break checkpoint;
                     }
                 } else {
                     head = head.max(checkpoint);
                 }
                 progress(checkpoint, head);
                 self.renew(&leases).await?;
-            }
+            };
+            self.finish_rebuild(&ns, checkpoint, &leases, &mut scratch).await?;
+            Ok(checkpoint)
         }
         .await;
         let checkpoint = match result {
@@ -381,6 +410,45 @@ impl Projector {
             events,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// The rounds of [`Projection::finish_rebuild`], each committed at
+    /// `checkpoint`. A round's commit runs in its own task while the next
+    /// round is computed (both are CPU work: serializing and storing
+    /// documents, computing the next ones), so a round must not read what
+    /// the one before it wrote; they are committed in order.
+    async fn finish_rebuild(
+        &self,
+        ns: &Namespace,
+        checkpoint: u64,
+        leases: &[String],
+        scratch: &mut Scratch,
+    ) -> Result<(), RunError> {
+        let mut committing: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
+        let finished = loop {
+            let mut changes = ChangeSet::for_rebuild(self.store.as_ref(), ns, scratch);
+            let round = self.projection.finish_rebuild(&mut changes).await;
+            // Before anything else, so no commit is left running when this returns.
+            if let Err(error) = join_commit(committing.take()).await {
+                break Err(error.into());
+            }
+            let more = match round {
+                Ok(more) => more,
+                Err(error) => break Err(error.into()),
+            };
+            let (store, ns, changes) = (self.store.clone(), ns.clone(), changes.into_changes());
+            committing = Some(tokio::spawn(async move {
+                store.commit(&ns, checkpoint, checkpoint, &changes).await
+            }));
+            if !more {
+                break Ok(());
+            }
+            if let Err(error) = self.renew(leases).await {
+                break Err(error);
+            }
+        };
+        let last = join_commit(committing).await;
+        finished.and(last.map_err(RunError::from))
     }
 
     async fn renew(&self, leases: &[String]) -> Result<(), RunError> {

@@ -90,6 +90,22 @@ pub trait ReadStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     async fn get_doc(&self, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError>;
+    /// The documents of `keys` in one collection, in the order of `keys`
+    /// (`None` for a missing one). For callers that need many known keys at
+    /// once (a projection recomputing a region reads hundreds of cells): this
+    /// default reads them one by one; stores override it with one round trip.
+    async fn get_docs(
+        &self,
+        ns: &Namespace,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        let mut docs = Vec::with_capacity(keys.len());
+        for key in keys {
+            docs.push(self.get_doc(ns, collection, key).await?);
+        }
+        Ok(docs)
+    }
     /// Every document of a collection, ordered by key.
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError>;
     async fn zscore(&self, ns: &Namespace, set: &str, member: &str) -> Result<Option<f64>, StoreError>;

@@ -10,7 +10,8 @@
 //! count reads so tests can hold a projection to its per-event read budget.
 
 use crate::{
-    ActiveModel, Change, ChangeSet, Namespace, Projection, ProjectionError, ReadStore, RecordedEvent, StoreError,
+    ActiveModel, Change, ChangeSet, Namespace, Projection, ProjectionError, ReadStore, RecordedEvent, Scratch,
+    StoreError,
 };
 use aggregates::kippenstummel::cvm::CvmEvent;
 use aggregates::kippenstummel::ident::IdentEvent;
@@ -255,6 +256,43 @@ pub async fn run(
         store.commit(ns, expected, new, &changes.into_changes()).await?;
     }
     Ok(())
+}
+
+/// Folds `events` into `ns` the way the runtime rebuilds a generation:
+/// batches of `batch` events flagged as a rebuild, sharing one rebuild
+/// scratch area, then the `finish_rebuild` rounds, each committed at the
+/// final checkpoint. Returns how many rounds there were.
+pub async fn rebuild(
+    projection: &dyn Projection,
+    store: &MemoryStore,
+    ns: &Namespace,
+    events: &[RecordedEvent],
+    batch: usize,
+) -> Result<usize, ProjectionError> {
+    let mut scratch = Scratch::default();
+    for chunk in events.chunks(batch.max(1)) {
+        let expected = store.checkpoint(ns).await?;
+        let mut changes = ChangeSet::for_rebuild(store, ns, &mut scratch);
+        for event in chunk {
+            projection.apply(event, &mut changes).await?;
+        }
+        projection.finish_batch(&mut changes).await?;
+        let new = chunk.last().map_or(expected, |e| e.position);
+        store.commit(ns, expected, new, &changes.into_changes()).await?;
+    }
+    let checkpoint = store.checkpoint(ns).await?;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let mut changes = ChangeSet::for_rebuild(store, ns, &mut scratch);
+        let more = projection.finish_rebuild(&mut changes).await?;
+        store
+            .commit(ns, checkpoint, checkpoint, &changes.into_changes())
+            .await?;
+        if !more {
+            return Ok(rounds);
+        }
+    }
 }
 
 /// Builds a global log: positions, per-aggregate sequences and `occurred_at`

@@ -344,6 +344,35 @@ impl ReadStore for MongoReadStore {
         row.as_ref().map(parse_doc).transpose()
     }
 
+    /// A `find` with `_id: {$in: ...}` per few thousand keys (the driver pages
+    /// each cursor), instead of a round trip per key.
+    async fn get_docs(
+        &self,
+        ns: &Namespace,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        /// Keeps each filter far below the 16 MB command limit.
+        const KEYS_PER_FIND: usize = 5_000;
+        self.up()?;
+        let mut found: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+        for chunk in keys.chunks(KEYS_PER_FIND) {
+            let ids: Vec<String> = chunk.iter().map(|key| row_id(ns, collection, key)).collect();
+            let rows: Vec<Document> = self
+                .docs
+                .find(doc! {"_id": {"$in": &ids}})
+                .await
+                .map_err(unavailable)?
+                .try_collect()
+                .await
+                .map_err(unavailable)?;
+            for row in &rows {
+                found.insert(row.get_str("key").map_err(other)?.to_owned(), parse_doc(row)?);
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
         self.up()?;
         let mut filter = ns_filter(ns);

@@ -186,6 +186,27 @@ impl ReadStore for RedisReadStore {
         raw.map(|r| serde_json::from_str(&r).map_err(other)).transpose()
     }
 
+    /// One `HMGET` on the collection's hash.
+    async fn get_docs(
+        &self,
+        ns: &Namespace,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new()); // HMGET needs at least one field
+        }
+        let raw: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.doc_key(ns, collection))
+            .arg(keys)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        raw.into_iter()
+            .map(|r| r.map(|r| serde_json::from_str(&r).map_err(other)).transpose())
+            .collect()
+    }
+
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
         let raw: Vec<(String, String)> = self
             .conn

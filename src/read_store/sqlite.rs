@@ -138,6 +138,70 @@ impl SqliteReadStore {
     }
 }
 
+/// A [`Change`] as the commit writes it: documents serialized and the typed
+/// rows of queryable collections extracted before the batch moves to the
+/// blocking pool, so it moves as text instead of as a copy of every document.
+enum Write {
+    Put {
+        collection: String,
+        key: String,
+        doc: String,
+        indexed: Option<(&'static Queryable, Vec<rusqlite::types::Value>)>,
+    },
+    Delete {
+        collection: String,
+        key: String,
+        indexed: Option<&'static Queryable>,
+    },
+    ZAdd {
+        set: String,
+        member: String,
+        score: f64,
+    },
+    ZRem {
+        set: String,
+        member: String,
+    },
+}
+
+impl SqliteReadStore {
+    fn prepare_writes<'c>(&self, ns: &Namespace, changes: &'c [Change]) -> Result<Vec<Write>, StoreError> {
+        let declared = self.declared.read().map_err(|_| other("declarations poisoned"))?;
+        // Looked up once per collection, not once per change.
+        let mut queryables: HashMap<&'c str, Option<&'static Queryable>> = HashMap::new();
+        let mut queryable = |collection: &'c str| {
+            *queryables
+                .entry(collection)
+                .or_insert_with(|| declared.get(&(ns.projection.clone(), collection.to_owned())).copied())
+        };
+        Ok(changes
+            .iter()
+            .map(|change| match change {
+                Change::PutDoc { collection, key, doc } => Write::Put {
+                    indexed: queryable(collection).map(|q| (q, sqlite_query::row(q, doc))),
+                    collection: collection.clone(),
+                    key: key.clone(),
+                    doc: doc.to_string(),
+                },
+                Change::DeleteDoc { collection, key } => Write::Delete {
+                    indexed: queryable(collection),
+                    collection: collection.clone(),
+                    key: key.clone(),
+                },
+                Change::ZAdd { set, member, score } => Write::ZAdd {
+                    set: set.clone(),
+                    member: member.clone(),
+                    score: *score,
+                },
+                Change::ZRem { set, member } => Write::ZRem {
+                    set: set.clone(),
+                    member: member.clone(),
+                },
+            })
+            .collect())
+    }
+}
+
 /// A [`DocQuery`] that can move to the blocking pool.
 struct OwnedQuery {
     predicate: Option<projections::rsql::Predicate>,
@@ -180,6 +244,24 @@ impl SqliteReadStore {
     }
 }
 
+/// A point read through the connection's statement cache: projections read
+/// a document or more per event, and preparing the query each time cost more
+/// than running it.
+fn read_doc(conn: &Connection, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError> {
+    let doc: Option<String> = conn
+        .prepare_cached(
+            "SELECT doc FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![ns.projection, ns.generation as i64, collection, key], |row| {
+                row.get(0)
+            })
+            .optional()
+        })
+        .map_err(other)?;
+    doc.map(|d| serde_json::from_str(&d).map_err(other)).transpose()
+}
+
 fn checkpoint_of(conn: &Connection, ns: &Namespace) -> Result<u64, StoreError> {
     conn.query_row(
         "SELECT position FROM rm_checkpoints WHERE projection = ?1 AND generation = ?2",
@@ -204,18 +286,19 @@ impl ReadStore for SqliteReadStore {
 
     async fn get_doc(&self, ns: &Namespace, collection: &str, key: &str) -> Result<Option<Value>, StoreError> {
         let (ns, collection, key) = (ns.clone(), collection.to_owned(), key.to_owned());
-        self.read(move |conn| {
-            let doc: Option<String> = conn
-                .query_row(
-                    "SELECT doc FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
-                    params![ns.projection, ns.generation as i64, collection, key],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(other)?;
-            doc.map(|d| serde_json::from_str(&d).map_err(other)).transpose()
-        })
-        .await
+        self.read(move |conn| read_doc(conn, &ns, &collection, &key)).await
+    }
+
+    /// One trip to the blocking pool and one prepared statement for all keys.
+    async fn get_docs(
+        &self,
+        ns: &Namespace,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        let (ns, collection, keys) = (ns.clone(), collection.to_owned(), keys.to_vec());
+        self.read(move |conn| keys.iter().map(|key| read_doc(conn, &ns, &collection, key)).collect())
+            .await
     }
 
     async fn list_docs(&self, ns: &Namespace, collection: &str) -> Result<Vec<(String, Value)>, StoreError> {
@@ -350,47 +433,56 @@ impl ReadStore for SqliteReadStore {
     }
 
     async fn commit(&self, ns: &Namespace, expected: u64, new: u64, changes: &[Change]) -> Result<(), StoreError> {
-        let (ns, changes) = (ns.clone(), changes.to_vec());
-        let declared = self.declared.clone();
+        let writes = self.prepare_writes(ns, changes)?;
+        let ns = ns.clone();
         self.write(move |conn| {
-            let declared = declared.read().map_err(|_| other("declarations poisoned"))?;
-            let queryable = |collection: &str| declared.get(&(ns.projection.clone(), collection.to_owned())).copied();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
             let found = checkpoint_of(&tx, &ns)?;
             if found != expected {
                 return Err(StoreError::Fenced { expected, found });
             }
             let (p, g) = (&ns.projection, ns.generation as i64);
-            for change in &changes {
-                match change {
-                    Change::PutDoc { collection, key, doc } => {
-                        if let Some(q) = queryable(collection) {
-                            sqlite_query::write(&tx, &ns, q, key, Some(doc))?;
+            for write in writes {
+                match write {
+                    Write::Put {
+                        collection,
+                        key,
+                        doc,
+                        indexed,
+                    } => {
+                        if let Some((q, row)) = indexed {
+                            sqlite_query::write(&tx, &ns, q, &key, Some(row))?;
                         }
                         tx.prepare_cached(
                             "INSERT OR REPLACE INTO rm_docs (projection, generation, collection, key, doc)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
                         )
-                        .and_then(|mut s| s.execute(params![p, g, collection, key, doc.to_string()]))
+                        .and_then(|mut s| s.execute(params![p, g, collection, key, doc]))
                     }
-                    Change::DeleteDoc { collection, key } => {
-                        if let Some(q) = queryable(collection) {
-                            sqlite_query::write(&tx, &ns, q, key, None)?;
+                    Write::Delete {
+                        collection,
+                        key,
+                        indexed,
+                    } => {
+                        if let Some(q) = indexed {
+                            sqlite_query::write(&tx, &ns, q, &key, None)?;
                         }
                         tx.prepare_cached(
                             "DELETE FROM rm_docs WHERE projection = ?1 AND generation = ?2 AND collection = ?3 AND key = ?4",
                         )
                         .and_then(|mut s| s.execute(params![p, g, collection, key]))
                     }
-                    Change::ZAdd { set, member, score } => tx.execute(
-                        "INSERT OR REPLACE INTO rm_zsets (projection, generation, set_name, member, score)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![p, g, set, member, score],
-                    ),
-                    Change::ZRem { set, member } => tx.execute(
-                        "DELETE FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3 AND member = ?4",
-                        params![p, g, set, member],
-                    ),
+                    Write::ZAdd { set, member, score } => tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO rm_zsets (projection, generation, set_name, member, score)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )
+                        .and_then(|mut s| s.execute(params![p, g, set, member, score])),
+                    Write::ZRem { set, member } => tx
+                        .prepare_cached(
+                            "DELETE FROM rm_zsets WHERE projection = ?1 AND generation = ?2 AND set_name = ?3 AND member = ?4",
+                        )
+                        .and_then(|mut s| s.execute(params![p, g, set, member])),
                 }
                 .map_err(other)?;
             }

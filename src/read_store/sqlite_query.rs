@@ -54,7 +54,7 @@ fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// The column values of a document, in [`columns`] order.
-fn row(q: &Queryable, doc: &Value) -> Vec<Sql> {
+pub fn row(q: &Queryable, doc: &Value) -> Vec<Sql> {
     let mut values: Vec<Sql> = q
         .fields
         .iter()
@@ -146,6 +146,17 @@ fn upsert(
     key: &str,
     doc: &Value,
 ) -> Result<(), StoreError> {
+    upsert_row(tx, t, q, generation, key, row(q, doc))
+}
+
+fn upsert_row(
+    tx: &Transaction<'_>,
+    t: &str,
+    q: &Queryable,
+    generation: i64,
+    key: &str,
+    row: Vec<Sql>,
+) -> Result<(), StoreError> {
     let names = columns(q);
     let marks = vec!["?"; names.len() + 2].join(", ");
     let sql = format!(
@@ -153,25 +164,26 @@ fn upsert(
         names.join(", ")
     );
     let mut values = vec![Sql::Integer(generation), Sql::Text(key.to_owned())];
-    values.extend(row(q, doc));
+    values.extend(row);
     tx.prepare_cached(&sql)
         .and_then(|mut s| s.execute(params_from_iter(values)))
         .map(|_| ())
         .map_err(other)
 }
 
-/// Keeps the table in step with a document write of the same transaction.
+/// Keeps the table in step with a document write of the same transaction:
+/// the document's [`row`], or `None` for a deleted document.
 pub fn write(
     tx: &Transaction<'_>,
     ns: &Namespace,
     q: &Queryable,
     key: &str,
-    doc: Option<&Value>,
+    row: Option<Vec<Sql>>,
 ) -> Result<(), StoreError> {
     let t = table(&ns.projection, q);
     let generation = ns.generation as i64;
-    match doc {
-        Some(doc) => upsert(tx, &t, q, generation, key, doc),
+    match row {
+        Some(row) => upsert_row(tx, &t, q, generation, key, row),
         None => tx
             .prepare_cached(&format!("DELETE FROM {t} WHERE generation = ?1 AND key = ?2"))
             .and_then(|mut s| s.execute(rusqlite::params![generation, key]))

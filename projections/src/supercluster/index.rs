@@ -241,6 +241,7 @@ fn cluster_level(finer: &mut Level, zoom: u8, options: &ClusterOptions, total_po
     let r = options.radius / (options.extent * 2f64.powi(z));
     let records = &mut finer.records;
     let mut next = Vec::new();
+    let mut neighbours = Vec::new();
 
     for i in 0..records.len() {
         if records[i].last_zoom <= z {
@@ -255,7 +256,7 @@ fn cluster_level(finer: &mut Level, zoom: u8, options: &ClusterOptions, total_po
             ..
         } = records[i];
         // Includes record i itself, which was just marked and so is skipped below.
-        let neighbours = finer.tree.within(x, y, r);
+        finer.tree.within_into(x, y, r, &mut neighbours);
 
         let mut num_points = own_count;
         for &k in &neighbours {

@@ -48,45 +48,66 @@ impl KdBush {
     /// Ids of the items with `min_x <= x <= max_x` and `min_y <= y <= max_y`, in kdbush's order.
     pub(crate) fn range(&self, min_x: f64, min_y: f64, max_x: f64, max_y: f64) -> Vec<usize> {
         let inside = |x: f64, y: f64| x >= min_x && x <= max_x && y >= min_y && y <= max_y;
-        self.search(inside, |axis, split| {
-            if axis == 0 {
-                (min_x <= split, max_x >= split)
-            } else {
-                (min_y <= split, max_y >= split)
-            }
-        })
+        let mut found = Vec::new();
+        self.search(
+            inside,
+            |axis, split| {
+                if axis == 0 {
+                    (min_x <= split, max_x >= split)
+                } else {
+                    (min_y <= split, max_y >= split)
+                }
+            },
+            &mut found,
+        );
+        found
     }
 
     /// Ids of the items at Euclidean distance `<= r` from (`qx`, `qy`), in kdbush's order.
     ///
     /// The distance is computed in f64 between the float32 stored coordinates and the f64
     /// query point, and compared squared against `r * r` — exactly as the JavaScript does.
+    #[cfg(test)]
     pub(crate) fn within(&self, qx: f64, qy: f64, r: f64) -> Vec<usize> {
+        let mut found = Vec::new();
+        self.within_into(qx, qy, r, &mut found);
+        found
+    }
+
+    /// [`KdBush::within`] into `found` (cleared first): clustering asks once per record of a
+    /// level, and reusing one buffer saves an allocation per question.
+    pub(crate) fn within_into(&self, qx: f64, qy: f64, r: f64, found: &mut Vec<usize>) {
         let r2 = r * r;
         let inside = |x: f64, y: f64| {
             let dx = x - qx;
             let dy = y - qy;
             dx * dx + dy * dy <= r2
         };
-        self.search(inside, |axis, split| {
-            if axis == 0 {
-                (qx - r <= split, qx + r >= split)
-            } else {
-                (qy - r <= split, qy + r >= split)
-            }
-        })
+        self.search(
+            inside,
+            |axis, split| {
+                if axis == 0 {
+                    (qx - r <= split, qx + r >= split)
+                } else {
+                    (qy - r <= split, qy + r >= split)
+                }
+            },
+            found,
+        );
     }
 
     /// The traversal shared by `range` and `within`. `visit_halves(axis, split)` says whether
     /// the query reaches the lower and the upper half of a node split at `split` on `axis`.
+    /// The found ids go into `result`, which is cleared first.
     fn search(
         &self,
         inside: impl Fn(f64, f64) -> bool,
         visit_halves: impl Fn(usize, f64) -> (bool, bool),
-    ) -> Vec<usize> {
-        let mut result = Vec::new();
+        result: &mut Vec<usize>,
+    ) {
+        result.clear();
         if self.ids.is_empty() {
-            return result;
+            return;
         }
         let mut stack: Vec<Frame> = vec![(0, self.ids.len() - 1, 0)];
         while let Some((left, right, axis)) = stack.pop() {
@@ -112,7 +133,6 @@ impl KdBush {
                 stack.push((m + 1, right, 1 - axis));
             }
         }
-        result
     }
 
     fn x(&self, slot: usize) -> f64 {

@@ -36,6 +36,7 @@ mod fixture_tests;
 
 pub use index::{BBox, Cluster, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
 pub use tiles::{
-    clusters_for_tile, disguise_lone_machines_below_dynamic_zoom, tile, tile_corner, tiles_to_recompute, TileEntry,
-    TileId, TileRange, DYNAMIC_CLUSTERING_ZOOM_LIMIT, MAX_TILE_ZOOM, MAX_VIEWPORT_TILES, MIN_TILE_ZOOM,
+    clusters_for_tile, clusters_for_tile_in, disguise_lone_machines_below_dynamic_zoom, tile, tile_corner, tile_north,
+    tile_west, tiles_to_recompute, MapPosition, TileBorders, TileEntry, TileId, TileRange,
+    DYNAMIC_CLUSTERING_ZOOM_LIMIT, MAX_TILE_ZOOM, MAX_VIEWPORT_TILES, MIN_TILE_ZOOM,
 };

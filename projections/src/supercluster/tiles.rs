@@ -1,7 +1,7 @@
 //! Web-Mercator tiles (spec 11.1) and the clusters Kippenstummel precomputes per tile (11.3),
 //! which `/cvms/within` serves below zoom 12 or without a filter (10.3).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::f64::consts::PI;
 
 use super::index::{BBox, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster};
@@ -28,28 +28,129 @@ pub struct TileId {
 /// to the tile east / south of it. At |lat| >= 90° the formula is not finite; Rust's `as`
 /// then saturates (NaN → 0) where JavaScript would carry NaN or ±Infinity along.
 pub fn tile(lat: f64, lng: f64, z: u8) -> TileId {
-    let scale = 2f64.powi(i32::from(z));
-    let lat_rad = lat * PI / 180.0;
-    // Same expressions, evaluation order and Math functions as the JavaScript (the OpenStreetMap
-    // wiki formulas): a position on a tile border must land in the same tile.
-    let x = ((lng + 180.0) / 360.0 * scale).floor();
-    let y = ((1.0 - jsmath::log(jsmath::tan(lat_rad) + 1.0 / jsmath::cos(lat_rad)) / PI) / 2.0 * scale).floor();
-    TileId {
-        z,
-        x: x as i64,
-        y: y as i64,
+    MapPosition::new(lng, lat).tile(z)
+}
+
+/// A position with the zoom-independent part of the tile formula evaluated, for finding its
+/// tiles at several zooms: the formula multiplies by the scale `2^z` last, so [`tile`] at
+/// every zoom shares everything before that (three `Math` calls) and gives the same tiles.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MapPosition {
+    pub lng: f64,
+    pub lat: f64,
+    /// `(lng + 180) / 360` and `(1 - ln(tan φ + sec φ) / π) / 2`: the position in tiles of zoom 0.
+    x: f64,
+    y: f64,
+}
+
+impl MapPosition {
+    pub fn new(lng: f64, lat: f64) -> Self {
+        let lat_rad = lat * PI / 180.0;
+        // Same expressions, evaluation order and Math functions as the JavaScript (the
+        // OpenStreetMap wiki formulas): a position on a tile border must land in the same tile.
+        Self {
+            lng,
+            lat,
+            x: (lng + 180.0) / 360.0,
+            y: (1.0 - jsmath::log(jsmath::tan(lat_rad) + 1.0 / jsmath::cos(lat_rad)) / PI) / 2.0,
+        }
+    }
+
+    /// [`tile`] at zoom `z`.
+    pub fn tile(&self, z: u8) -> TileId {
+        let scale = 2f64.powi(i32::from(z));
+        TileId {
+            z,
+            x: (self.x * scale).floor() as i64,
+            y: (self.y * scale).floor() as i64,
+        }
+    }
+
+    /// Every tile at zoom `z` whose box ([`TileId::bbox`], borders included) contains the
+    /// position: usually just its own tile; on a border also the neighbours sharing that
+    /// border; none for a position no box contains (NaN). The boxes are the exact ones, so
+    /// a position the tile formula puts a rounding error away from its box is found in the
+    /// neighbour whose box holds it. A box is a column's longitudes times a row's latitudes
+    /// ([`tile_west`], [`tile_north`]), so columns and rows are tested apart, and the
+    /// latitude of a neighbouring row only when the position lies on that side of its own row.
+    pub fn tiles_containing(&self, z: u8, borders: &mut TileBorders) -> impl Iterator<Item = TileId> {
+        let own = self.tile(z);
+        let mut tile_north = |y: i64, z: u8| borders.north(y, z);
+        let mut columns = ([0i64; 3], 0usize);
+        for x in own.x - 1..=own.x + 1 {
+            if tile_west(x, z) <= self.lng && self.lng <= tile_west(x + 1, z) {
+                columns.0[columns.1] = x;
+                columns.1 += 1;
+            }
+        }
+        let mut rows = ([0i64; 3], 0usize);
+        let (north, south) = (tile_north(own.y, z), tile_north(own.y + 1, z));
+        if self.lat >= north && self.lat <= tile_north(own.y - 1, z) {
+            rows.0[rows.1] = own.y - 1;
+            rows.1 += 1;
+        }
+        if south <= self.lat && self.lat <= north {
+            rows.0[rows.1] = own.y;
+            rows.1 += 1;
+        }
+        if self.lat <= south && tile_north(own.y + 2, z) <= self.lat {
+            rows.0[rows.1] = own.y + 1;
+            rows.1 += 1;
+        }
+        (0..columns.1).flat_map(move |i| {
+            (0..rows.1).map(move |j| TileId {
+                z,
+                x: columns.0[i],
+                y: rows.0[j],
+            })
+        })
+    }
+}
+
+/// Tile border latitudes, each computed once: [`tile_north`] takes three `Math` calls, and
+/// the machines of an area share a few rows per zoom.
+#[derive(Debug, Default)]
+pub struct TileBorders {
+    north: HashMap<(u8, i64), f64>,
+}
+
+impl TileBorders {
+    /// [`tile_north`].
+    pub fn north(&mut self, y: i64, z: u8) -> f64 {
+        *self.north.entry((z, y)).or_insert_with(|| tile_north(y, z))
+    }
+
+    /// [`TileId::bbox`].
+    pub fn bbox(&mut self, tile: TileId) -> BBox {
+        BBox {
+            west: tile_west(tile.x, tile.z),
+            south: self.north(tile.y + 1, tile.z),
+            east: tile_west(tile.x + 1, tile.z),
+            north: self.north(tile.y, tile.z),
+        }
     }
 }
 
 /// The north-west corner of tile (`x`, `y`) at zoom `z` as (lng, lat) (`tileCorner`).
 pub fn tile_corner(x: i64, y: i64, z: u8) -> (f64, f64) {
+    (tile_west(x, z), tile_north(y, z))
+}
+
+/// The longitude of the west border of tile column `x` at zoom `z`: [`tile_corner`]'s
+/// longitude, which depends on the column alone.
+pub fn tile_west(x: i64, z: u8) -> f64 {
     let scale = 2f64.powi(i32::from(z));
-    let lng = x as f64 / scale * 360.0 - 180.0;
+    x as f64 / scale * 360.0 - 180.0
+}
+
+/// The latitude of the north border of tile row `y` at zoom `z`: [`tile_corner`]'s latitude,
+/// which depends on the row alone.
+pub fn tile_north(y: i64, z: u8) -> f64 {
+    let scale = 2f64.powi(i32::from(z));
     let n = PI - 2.0 * PI * y as f64 / scale;
     // sinh(n) spelled out as in the JavaScript; the corners are the boxes machines are selected
     // with, so they must be bit-identical to Kippenstummel's.
-    let lat = 180.0 / PI * jsmath::atan(0.5 * (jsmath::exp(n) - jsmath::exp(-n)));
-    (lng, lat)
+    180.0 / PI * jsmath::atan(0.5 * (jsmath::exp(n) - jsmath::exp(-n)))
 }
 
 impl TileId {
@@ -154,9 +255,31 @@ pub fn clusters_for_tile<T: Clone>(
     tile: TileId,
     machines: impl IntoIterator<Item = InputPoint<T>>,
 ) -> Vec<TileEntry<T>> {
-    let index = Supercluster::load(ClusterOptions::KIPPENSTUMMEL, machines);
-    let clustered = index.get_clusters(tile.bbox(), f64::from(tile.z));
+    clusters_for_tile_in(tile, tile.bbox(), machines)
+}
+
+/// [`clusters_for_tile`] with the tile's box given (from [`TileBorders`]).
+pub fn clusters_for_tile_in<T: Clone>(
+    tile: TileId,
+    bbox: BBox,
+    machines: impl IntoIterator<Item = InputPoint<T>>,
+) -> Vec<TileEntry<T>> {
+    let index = Supercluster::load(tile_options(tile.z), machines);
+    let clustered = index.get_clusters(bbox, f64::from(tile.z));
     disguise_lone_machines_below_dynamic_zoom(tile.z, clustered)
+}
+
+/// Kippenstummel's options, building only the levels a tile at zoom `z` is answered from.
+/// Each level is computed from the next finer one alone, and `getClusters` at zoom `z` reads
+/// level `z`, so the levels below it (`min_zoom` 0..z) change nothing in the answer; cluster
+/// ids do not depend on them either. Skipping them matters for the many small tiles of the
+/// fine zooms: a zoom-18 tile is answered from the input points without clustering at all.
+fn tile_options(z: u8) -> ClusterOptions {
+    let all = ClusterOptions::KIPPENSTUMMEL;
+    ClusterOptions {
+        min_zoom: z.min(all.max_zoom + 1),
+        ..all
+    }
 }
 
 /// The "single points below zoom 12 are one-element clusters" rule (spec 10.3/11.3): filters
@@ -350,8 +473,61 @@ mod tests {
         );
     }
 
+    /// What `tiles_containing` promises, by brute force: the tiles around the position's own
+    /// whose box contains it.
+    fn containing_by_box(lng: f64, lat: f64, z: u8) -> Vec<TileId> {
+        let own = tile(lat, lng, z);
+        let mut found: Vec<TileId> = (-2..=2)
+            .flat_map(|dx| {
+                (-2..=2).map(move |dy| TileId {
+                    z,
+                    x: own.x + dx,
+                    y: own.y + dy,
+                })
+            })
+            .filter(|t| t.bbox().contains(lng, lat))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn containing(lng: f64, lat: f64, z: u8) -> Vec<TileId> {
+        let mut found: Vec<TileId> = MapPosition::new(lng, lat)
+            .tiles_containing(z, &mut TileBorders::default())
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn tiles_containing_a_position_are_those_whose_box_holds_it() {
+        let z12 = tile(49.0092, 8.40395, 12).bbox();
+        let cases = [
+            (8.40395, 49.0092, 1),
+            (z12.west, 49.0092, 2),   // on a column border
+            (8.40395, z12.north, 2),  // on a row border
+            (z12.east, z12.south, 4), // on a corner
+            (-180.0, 0.0, 4),         // antimeridian and equator: column -1 and row 2^z/2 - 1 too
+            (f64::NAN, 49.0, 0),      // no box holds NaN
+        ];
+        for (lng, lat, at_12) in cases {
+            for z in MIN_TILE_ZOOM..=MAX_TILE_ZOOM {
+                assert_eq!(
+                    containing(lng, lat, z),
+                    containing_by_box(lng, lat, z),
+                    "({lng}, {lat}) at {z}"
+                );
+            }
+            assert_eq!(containing(lng, lat, 12).len(), at_12, "({lng}, {lat})");
+        }
+        for z in 0..=MAX_TILE_ZOOM {
+            assert_eq!(MapPosition::new(8.40395, 49.0092).tile(z), tile(49.0092, 8.40395, z));
+        }
+    }
+
     mod properties {
         use super::super::*;
+        use super::{containing, containing_by_box};
         use proptest::prelude::*;
 
         fn coordinate() -> impl Strategy<Value = f64> {
@@ -367,6 +543,18 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(5000))]
+
+            /// Any position, and positions on the borders of its tiles at every zoom.
+            #[test]
+            fn tiles_containing_finds_every_box_that_holds_the_position(
+                lng in -180.0..180.0f64, lat in -85.0..85.0f64, z in MIN_TILE_ZOOM..=MAX_TILE_ZOOM,
+                snap_x in 0u8..3, snap_y in 0u8..3,
+            ) {
+                let own = tile(lat, lng, z);
+                let lng = [lng, tile_west(own.x, z), tile_west(own.x + 1, z)][usize::from(snap_x)];
+                let lat = [lat, tile_north(own.y, z), tile_north(own.y + 1, z)][usize::from(snap_y)];
+                prop_assert_eq!(containing(lng, lat, z), containing_by_box(lng, lat, z));
+            }
 
             /// Any corners at any zoom: a range whose size is known without enumerating it,
             /// and enumerating a range within the limit yields exactly that many tiles.

@@ -18,39 +18,46 @@
 //! are clustered in id order), never on the history that put them there, so
 //! a replay or any batching yields the same documents.
 //!
-//! Recomputation is batched: `apply` updates the position and the machine's
-//! cell(s) and only marks the affected tiles dirty (in the change set's
-//! scratch area); `finish_batch` recomputes each dirty tile once, from the
-//! cells as the batch left them. The batch, tiles included, is committed
-//! atomically with its checkpoint, so this keeps exactly-once semantics, and
-//! a replay of 100,000 imports clusters the shared zoom-8..11 tiles once per
-//! batch instead of once per event.
+//! Live batches (`map`, `compute`): `apply` moves the machine in the batch's
+//! map state (its position and cells, each document read once per batch)
+//! and marks the tiles either position is in as dirty; `finish_batch` writes
+//! the changed positions and cells and recomputes each dirty tile once, from
+//! the cells as the batch left them (the cells under the dirty tiles read in
+//! one round trip). The batch, tiles included, is committed atomically with
+//! its checkpoint, so this keeps exactly-once semantics.
 //!
-//! Cost per event that moves a machine (register, import, reposition,
-//! synchronize with a new position, remove, restore), in store round trips:
-//! 1 read of `positions` (+1 of `removed-positions` for a restore) and 1 read
-//! of each cell it leaves or enters (usually one); writes of the position and
-//! those cells. Cost per batch: one read per zoom-12 cell under the dirty
-//! zoom-8 tiles plus a one-cell ring (machines on a tile border belong to both
-//! tiles), 18 × 18 = 324 per distinct zoom-8 tile, each read once per batch
-//! (cells the batch wrote come from the change set), so there are no
-//! per-machine reads; one write and one clustering over the machines in it
-//! per dirty tile (11 per moved position, more only for positions exactly on a
-//! tile border). Votes, reports and deletion marks cost nothing beyond
-//! decoding the event.
+//! Cost per live event that moves a machine (register, import, reposition,
+//! synchronize with a new position, remove, restore): 1 read of `positions`
+//! (+1 of `removed-positions` for a restore) and 1 read of each cell it
+//! leaves or enters, unless the batch read them already. Cost per batch: one
+//! bulk read of the zoom-12 cells under the dirty tiles plus a one-cell ring
+//! (machines on a tile border belong to both tiles), at most 18 × 18 = 324
+//! per distinct zoom-8 tile; one write and one clustering over the machines
+//! in it per dirty tile (11 per moved position, more only for positions
+//! exactly on a tile border). The zoom-8..11 tiles hold many machines, so a
+//! batch's cost grows with the machines around the ones it moves, not with
+//! its events: bigger batches are cheaper per event. Votes, reports and
+//! deletion marks cost nothing beyond decoding the event.
+//!
+//! Rebuilds (`rebuild`) keep the map in memory across all their batches and
+//! write nothing until the log is applied; then every tile is clustered
+//! once and written with the positions and cells, in rounds of bounded size.
+
+mod cells;
+mod compute;
+mod map;
+mod rebuild;
+
+pub use cells::Cell;
 
 use super::{decode, Input};
-use crate::supercluster::{
-    clusters_for_tile, tile, InputPoint, TileEntry, TileId, DYNAMIC_CLUSTERING_ZOOM_LIMIT, MAX_TILE_ZOOM, MIN_TILE_ZOOM,
-};
-use crate::{ChangeSet, Projection, ProjectionError, RecordedEvent, StoreError};
+use crate::supercluster::DYNAMIC_CLUSTERING_ZOOM_LIMIT;
+use crate::{ChangeSet, Projection, ProjectionError, RecordedEvent};
 use aggregates::kippenstummel::cvm::{CvmEvent, PartialPosition};
 use aggregates::kippenstummel::geo::Position;
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use map::MapState;
+use rebuild::Rebuild;
 
 pub const NAME: &str = "cvm-tiles";
 pub const POSITIONS: &str = "positions";
@@ -70,248 +77,6 @@ pub fn tile_key(z: u8, x: i64, y: i64) -> String {
 /// Key of a `cells` document: the zoom-12 tile (`x`, `y`).
 pub fn cell_key(x: i64, y: i64) -> String {
     format!("{x}/{y}")
-}
-
-/// A `cells` document: the live machines of one zoom-12 tile.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cell {
-    pub ids: Vec<String>,
-    /// `[longitude, latitude]` of `ids[i]` at index `i`.
-    pub positions: Vec<(f64, f64)>,
-}
-
-impl Cell {
-    fn insert(&mut self, id: &str, position: Position) {
-        self.ids.push(id.to_owned());
-        self.positions.push((position.longitude, position.latitude));
-    }
-
-    fn remove(&mut self, id: &str) {
-        if let Some(i) = self.ids.iter().position(|m| m == id) {
-            self.ids.remove(i);
-            self.positions.remove(i);
-        }
-    }
-
-    fn machines(&self) -> impl Iterator<Item = (&str, (f64, f64))> {
-        self.ids.iter().map(String::as_str).zip(self.positions.iter().copied())
-    }
-}
-
-/// A zoom-12 cell's coordinates.
-type CellId = (i64, i64);
-
-fn cell_of(position: Position) -> CellId {
-    let t = tile(position.latitude, position.longitude, CELL_ZOOM);
-    (t.x, t.y)
-}
-
-/// The cells that can hold a machine inside `tile`'s box: those under it and
-/// the ring around them, since the box includes its borders and a machine on
-/// a border sits in the neighbouring cell. (An arithmetic shift floors, so
-/// negative rows of positions beyond the Mercator limit work too.)
-fn cell_range(tile: TileId) -> (std::ops::RangeInclusive<i64>, std::ops::RangeInclusive<i64>) {
-    let (from, to) = if tile.z <= CELL_ZOOM {
-        let shift = CELL_ZOOM - tile.z;
-        (
-            (tile.x << shift, tile.y << shift),
-            (((tile.x + 1) << shift) - 1, ((tile.y + 1) << shift) - 1),
-        )
-    } else {
-        let shift = tile.z - CELL_ZOOM;
-        ((tile.x >> shift, tile.y >> shift), (tile.x >> shift, tile.y >> shift))
-    };
-    (from.0 - 1..=to.0 + 1, from.1 - 1..=to.1 + 1)
-}
-
-/// Every tile (zoom 8..=18) whose box contains one of `positions`: the
-/// position's own tile and, for a position on a border, the neighbour that
-/// shares that border (its box includes the border too). Without duplicates.
-fn affected_tiles(positions: &[Position]) -> Vec<TileId> {
-    let mut tiles = BTreeSet::new();
-    for p in positions {
-        for z in MIN_TILE_ZOOM..=MAX_TILE_ZOOM {
-            let own = tile(p.latitude, p.longitude, z);
-            tiles.insert(own);
-            for (dx, dy) in [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)] {
-                let neighbour = TileId {
-                    z,
-                    x: own.x + dx,
-                    y: own.y + dy,
-                };
-                if neighbour.bbox().contains(p.longitude, p.latitude) {
-                    tiles.insert(neighbour);
-                }
-            }
-        }
-    }
-    tiles.into_iter().collect()
-}
-
-fn decode_doc<T: DeserializeOwned>(collection: &str, key: &str, doc: Value) -> Result<T, String> {
-    serde_json::from_value(doc).map_err(|e| format!("stored {collection}/{key}: {e}"))
-}
-
-async fn read<T: DeserializeOwned>(
-    changes: &ChangeSet<'_>,
-    event: &RecordedEvent,
-    collection: &str,
-    key: &str,
-) -> Result<Option<T>, ProjectionError> {
-    match changes.get(collection, key).await? {
-        Some(doc) => decode_doc(collection, key, doc)
-            .map(Some)
-            .map_err(|e| ProjectionError::bad_event(event, e)),
-        None => Ok(None),
-    }
-}
-
-fn position_doc(p: Position) -> Value {
-    json!({"longitude": p.longitude, "latitude": p.latitude})
-}
-
-/// Per-batch scratch state (in [`ChangeSet::scratch`]): the tiles whose
-/// machines changed during the batch, recomputed once in `finish_batch`.
-#[derive(Default)]
-struct DirtyTiles(BTreeSet<TileId>);
-
-/// A set of cells, each read from the change set (so including the batch's
-/// own writes) once.
-struct Cells {
-    cells: BTreeMap<CellId, Cell>,
-    dirty: BTreeSet<CellId>,
-}
-
-impl Cells {
-    /// Reads the cells `ids`; `bad` turns an undecodable stored cell into the error to report.
-    async fn load(
-        changes: &ChangeSet<'_>,
-        ids: BTreeSet<CellId>,
-        bad: impl Fn(String) -> ProjectionError,
-    ) -> Result<Self, ProjectionError> {
-        let mut cells = BTreeMap::new();
-        for (x, y) in ids {
-            let key = cell_key(x, y);
-            if let Some(doc) = changes.get(CELLS, &key).await? {
-                let cell: Cell = decode_doc(CELLS, &key, doc).map_err(&bad)?;
-                cells.insert((x, y), cell);
-            }
-        }
-        Ok(Self {
-            cells,
-            dirty: BTreeSet::new(),
-        })
-    }
-
-    fn cell_mut(&mut self, id: CellId) -> &mut Cell {
-        self.dirty.insert(id);
-        self.cells.entry(id).or_default()
-    }
-
-    /// Machines whose position lies in `tile`'s box, in id order.
-    fn machines_in(&self, tile: TileId) -> Vec<InputPoint<&str>> {
-        let bbox = tile.bbox();
-        let (xs, ys) = cell_range(tile);
-        let mut machines: Vec<InputPoint<&str>> = xs
-            .flat_map(|x| ys.clone().map(move |y| (x, y)))
-            .filter_map(|id| self.cells.get(&id))
-            .flat_map(Cell::machines)
-            .filter(|(_, (lng, lat))| bbox.contains(*lng, *lat))
-            .map(|(id, (lng, lat))| InputPoint { id, lng, lat })
-            .collect();
-        machines.sort_by(|a, b| a.id.cmp(b.id));
-        machines
-    }
-
-    fn write_back(&self, changes: &mut ChangeSet<'_>) {
-        for id in &self.dirty {
-            let key = cell_key(id.0, id.1);
-            match self.cells.get(id) {
-                Some(cell) if !cell.ids.is_empty() => {
-                    changes.put(CELLS, &key, serde_json::to_value(cell).expect("cells serialize"))
-                }
-                _ => changes.delete(CELLS, &key),
-            }
-        }
-    }
-}
-
-fn entry_doc(entry: TileEntry<&str>) -> Value {
-    match entry {
-        TileEntry::Cluster { lng, lat, count } => {
-            json!({"longitude": lng, "latitude": lat, "cvm": null, "count": count})
-        }
-        TileEntry::Machine { id, lng, lat } => json!({"longitude": lng, "latitude": lat, "cvm": id, "count": null}),
-    }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// How many tiles this thread recomputed (tests run each on its own thread).
-    static RECOMPUTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-fn recompute(changes: &mut ChangeSet<'_>, cells: &Cells, tile: TileId) {
-    #[cfg(test)]
-    RECOMPUTED.with(|n| n.set(n.get() + 1));
-    let key = tile_key(tile.z, tile.x, tile.y);
-    let machines = cells.machines_in(tile);
-    if machines.is_empty() {
-        changes.delete(TILES, &key);
-        return;
-    }
-    let clusters: Vec<Value> = clusters_for_tile(tile, machines).into_iter().map(entry_doc).collect();
-    changes.put(TILES, &key, json!({ "clusters": clusters }));
-}
-
-/// Moves machine `id` from `from` to `to` (`None`: not on the map) in the
-/// position and the cells, and marks every tile either position is in for
-/// recomputation at the end of the batch.
-async fn relocate(
-    changes: &mut ChangeSet<'_>,
-    event: &RecordedEvent,
-    id: &str,
-    from: Option<Position>,
-    to: Option<Position>,
-) -> Result<(), ProjectionError> {
-    if from == to {
-        return Ok(()); // e.g. a synchronization that confirmed the position
-    }
-    match to {
-        Some(p) => changes.put(POSITIONS, id, position_doc(p)),
-        None => changes.delete(POSITIONS, id),
-    }
-    let moved: Vec<Position> = from.into_iter().chain(to).collect();
-    let own: BTreeSet<CellId> = moved.iter().map(|p| cell_of(*p)).collect();
-    let mut cells = Cells::load(changes, own, |e| ProjectionError::bad_event(event, e)).await?;
-    if let Some(p) = from {
-        cells.cell_mut(cell_of(p)).remove(id);
-    }
-    if let Some(p) = to {
-        cells.cell_mut(cell_of(p)).insert(id, p);
-    }
-    cells.write_back(changes);
-    changes.scratch::<DirtyTiles>().0.extend(affected_tiles(&moved));
-    Ok(())
-}
-
-/// Recomputes every tile marked during the batch, once, from the cells as
-/// the batch left them: reads each cell under (or around) a marked tile once.
-async fn recompute_dirty(changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
-    let dirty = std::mem::take(&mut changes.scratch::<DirtyTiles>().0);
-    if dirty.is_empty() {
-        return Ok(());
-    }
-    let mut wanted: BTreeSet<CellId> = BTreeSet::new();
-    for t in &dirty {
-        let (xs, ys) = cell_range(*t);
-        wanted.extend(xs.flat_map(|x| ys.clone().map(move |y| (x, y))));
-    }
-    let cells = Cells::load(changes, wanted, |e| ProjectionError::Store(StoreError::Other(e))).await?;
-    for t in dirty {
-        recompute(changes, &cells, t);
-    }
-    Ok(())
 }
 
 /// Where an event puts a machine.
@@ -344,31 +109,48 @@ fn target(event: &CvmEvent) -> Option<(&str, Target)> {
     Some((id.as_str(), target))
 }
 
-/// The machine's new position, given its current one (`from`), keeping the
-/// position of a removed machine aside for its restore.
-async fn destination(
-    changes: &mut ChangeSet<'_>,
+/// Moves the machine as the event says, in `map`.
+async fn apply_move(
+    map: &mut MapState,
+    changes: &ChangeSet<'_>,
     event: &RecordedEvent,
     id: &str,
-    from: Option<Position>,
     target: Target,
-) -> Result<Option<Position>, ProjectionError> {
-    Ok(match target {
+) -> Result<(), ProjectionError> {
+    let from = map.position(changes, event, id).await?;
+    let to = match target {
         Target::At(p) => Some(p),
         // Only a machine on the map is synchronized (the aggregate refuses removed ones).
         Target::Partly(parts) => from.map(|current| parts.over(current)),
         Target::Off => {
             if let Some(p) = from {
-                changes.put(REMOVED_POSITIONS, id, position_doc(p));
+                map.set_removed(id, Some(p));
             }
             None
         }
         Target::Back(fallback) => {
-            let kept: Option<Position> = read(changes, event, REMOVED_POSITIONS, id).await?;
-            changes.delete(REMOVED_POSITIONS, id);
+            let kept = map.take_removed(changes, event, id).await?;
             Some(from.or(kept).unwrap_or(fallback))
         }
-    })
+    };
+    map.relocate(changes, event, id, from, to).await
+}
+
+/// The map state events are applied to: the rebuild's, or this batch's.
+/// Taken out of the change set while in use (it reads through the change
+/// set) and put back with [`put_map`].
+fn take_map(changes: &mut ChangeSet<'_>) -> MapState {
+    match changes.rebuild_scratch::<Rebuild>() {
+        Some(rebuild) => std::mem::replace(&mut rebuild.map, MapState::for_rebuild()),
+        None => std::mem::take(changes.scratch::<MapState>()),
+    }
+}
+
+fn put_map(changes: &mut ChangeSet<'_>, map: MapState) {
+    match changes.rebuild_scratch::<Rebuild>() {
+        Some(rebuild) => rebuild.map = map,
+        None => *changes.scratch::<MapState>() = map,
+    }
 }
 
 #[async_trait]
@@ -388,28 +170,49 @@ impl Projection for Tiles {
         let Some((id, target)) = target(&cvm_event) else {
             return Ok(());
         };
-        let from: Option<Position> = read(changes, event, POSITIONS, id).await?;
-        let to = destination(changes, event, id, from, target).await?;
-        relocate(changes, event, id, from, to).await
+        let mut map = take_map(changes);
+        let applied = apply_move(&mut map, changes, event, id, target).await;
+        put_map(changes, map);
+        applied
     }
 
     async fn finish_batch(&self, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
-        recompute_dirty(changes).await
+        if changes.is_rebuild() {
+            return Ok(()); // the rebuild's map is written by finish_rebuild
+        }
+        let mut map = std::mem::take(changes.scratch::<MapState>());
+        map.write_changes(changes);
+        compute::recompute_dirty(&mut map, changes).await
+    }
+
+    async fn finish_rebuild(&self, changes: &mut ChangeSet<'_>) -> Result<bool, ProjectionError> {
+        let Some(rebuild) = changes.rebuild_scratch::<Rebuild>() else {
+            return Ok(false);
+        };
+        let mut rebuild = std::mem::take(rebuild);
+        let more = rebuild.round(changes);
+        *changes.rebuild_scratch::<Rebuild>().expect("inside a rebuild") = rebuild;
+        Ok(more)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::compute::COMPUTED;
+    use super::map::affected_tiles;
     use super::*;
-    use crate::supercluster::{ClusterOptions, ClusterOrPoint, Supercluster};
-    use crate::testing::{run, EventLog, MemoryStore};
+    use crate::supercluster::{
+        tile, ClusterOptions, ClusterOrPoint, InputPoint, Supercluster, TileId, MAX_TILE_ZOOM, MIN_TILE_ZOOM,
+    };
+    use crate::testing::{rebuild, run, EventLog, MemoryStore};
     use crate::Namespace;
     use aggregates::kippenstummel::cvm::{
         CvmDeletionMarked, CvmImported, CvmRegistered, CvmRemoved, CvmRepositioned, CvmRestored, CvmSynchronized,
         CvmVoted,
     };
     use chrono::{TimeZone, Utc};
-    use std::collections::HashMap;
+    use serde_json::{json, Value};
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
 
     const A: &str = "cvm-a";
     const B: &str = "cvm-b";
@@ -787,8 +590,88 @@ mod tests {
         assert_eq!(project(&log, log.events().len()).await.dump(&ns()), once);
     }
 
+    /// The busy map, plus machines on and across tile borders, a restore and a synchronization.
+    fn eventful_log() -> EventLog {
+        let (mut log, live) = busy_map();
+        let border = Position::new(8.349609375, 49.0092);
+        let corner = TileId {
+            z: 12,
+            x: 2143,
+            y: 1406,
+        }
+        .bbox();
+        let on_corner = Position::new(corner.west, corner.north);
+        log.cvm(registered(A, border))
+            .cvm(registered(B, on_corner))
+            .cvm(repositioned(A, border, Position::new(8.36, 49.0092)))
+            .cvm(removed(B, on_corner))
+            .cvm(CvmEvent::Restored(CvmRestored {
+                cvm_id: B.into(),
+                position: Position::new(8.5, 49.1),
+            }));
+        let (id, p) = live.iter().next().map(|(id, p)| (id.clone(), *p)).unwrap();
+        log.cvm(CvmEvent::Synchronized(CvmSynchronized {
+            cvm_id: id,
+            position: PartialPosition {
+                longitude: Some(p.longitude + 0.02),
+                latitude: None,
+            },
+            forced_score: None,
+        }));
+        log
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_writes_the_documents_live_batches_write() {
+        let log = eventful_log();
+        let live = project(&log, 16).await.dump(&ns());
+        assert!(live[TILES].len() > 100 && !live[REMOVED_POSITIONS].is_empty());
+        for batch in [1, 16, log.events().len()] {
+            let store = MemoryStore::default();
+            let rounds = rebuild(&Tiles, &store, &ns(), log.events(), batch).await.unwrap();
+            assert!(rounds > 3, "small test rounds: {rounds}");
+            assert_eq!(store.dump(&ns()), live, "batches of {batch}");
+        }
+        // A removed machine keeps its position aside, in a rebuild too.
+        let mut log = self::log();
+        log.cvm(registered(A, KARLSRUHE)).cvm(removed(A, KARLSRUHE));
+        let store = MemoryStore::default();
+        rebuild(&Tiles, &store, &ns(), log.events(), 1).await.unwrap();
+        assert_eq!(store.dump(&ns()), project(&log, 1).await.dump(&ns()));
+        assert_eq!(collection(&store, REMOVED_POSITIONS).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_reads_nothing_and_writes_only_when_the_log_is_applied() {
+        let (log, _) = busy_map();
+        let store = MemoryStore::default();
+        let namespace = ns();
+        let mut scratch = crate::Scratch::default();
+        for chunk in log.events().chunks(20) {
+            let mut changes = ChangeSet::for_rebuild(&store, &namespace, &mut scratch);
+            for event in chunk {
+                Tiles.apply(event, &mut changes).await.unwrap();
+            }
+            Tiles.finish_batch(&mut changes).await.unwrap();
+            assert!(changes.is_empty(), "a rebuild batch writes nothing");
+        }
+        assert!(store.take_reads().is_empty(), "the generation is known to be empty");
+        let mut changes = ChangeSet::for_rebuild(&store, &namespace, &mut scratch);
+        assert!(Tiles.finish_rebuild(&mut changes).await.unwrap(), "more rounds follow");
+        assert!(!changes.is_empty());
+    }
+
     fn recomputed() -> usize {
-        RECOMPUTED.with(|n| n.replace(0))
+        COMPUTED.with(|n| n.replace(0))
+    }
+
+    /// The tiles a batch moving machines between `positions` marks dirty.
+    fn touched_by(positions: &[Position]) -> BTreeSet<TileId> {
+        let mut borders = crate::supercluster::TileBorders::default();
+        positions
+            .iter()
+            .flat_map(|p| affected_tiles(*p, &mut borders))
+            .collect()
     }
 
     #[tokio::test]
@@ -811,8 +694,8 @@ mod tests {
             .iter()
             .enumerate()
             .flat_map(|(i, (_, p))| match i % 3 {
-                0 => affected_tiles(&[*p, Position::new(p.longitude + 0.003, p.latitude)]),
-                _ => affected_tiles(&[*p]),
+                0 => touched_by(&[*p, Position::new(p.longitude + 0.003, p.latitude)]),
+                _ => touched_by(&[*p]),
             })
             .collect();
         let zoom8: BTreeSet<TileId> = touched.iter().filter(|t| t.z == MIN_TILE_ZOOM).copied().collect();
@@ -850,7 +733,7 @@ mod tests {
         for event in log.events() {
             Tiles.apply(event, &mut changes).await.unwrap();
         }
-        assert_eq!(changes.scratch::<DirtyTiles>().0.len(), 11);
+        assert_eq!(changes.scratch::<MapState>().dirty.len(), 11);
         let pending = |changes: ChangeSet<'_>| -> BTreeSet<String> {
             changes
                 .into_changes()
@@ -871,7 +754,7 @@ mod tests {
         recomputed();
         Tiles.finish_batch(&mut changes).await.unwrap();
         assert_eq!(recomputed(), 11);
-        assert!(changes.scratch::<DirtyTiles>().0.is_empty(), "the marks are consumed");
+        assert!(changes.scratch::<MapState>().dirty.is_empty(), "the marks are consumed");
         assert!(pending(changes).contains(TILES));
     }
 
