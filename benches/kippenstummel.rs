@@ -17,7 +17,8 @@
 //!    clients and a fixed number of requests per case: `/cvms/within` at
 //!    zooms 8, 12, 14 and 18 over phone-sized viewports, with and without a
 //!    filter; `/cvms` and `/kmc/cvms` pages with and without filters (one and
-//!    two conditions, `lastVotedAt`, `bbox`). Reports requests/s and p50/p99
+//!    two conditions, `lastVotedAt`, `bbox`), the KMC statistics (365 days)
+//!    and the density grid of Germany. Reports requests/s and p50/p99
 //!    latency per case, and the server's peak `VmRSS` meanwhile.
 //! 4. Imports 20,000 machines through `POST /kmc/cvms/import/manual` (bodies
 //!    of 1,500, the body limit) and times it until all are listed.
@@ -63,6 +64,13 @@ fn cases(machines: usize) -> Vec<(&'static str, &'static str, Vec<Query>, usize,
     let voted = "lastVotedAt=gt=2026-01-01T00:00:00.000Z";
     let berlin = "bbox==13.25,52.45,13.55,52.60";
     let page = pages(machines, 20);
+    // The KMC statistics over their longest window, and the density grid of all of Germany.
+    let year = vec![vec![("lastNDays", "365".to_owned())]];
+    let germany = vec![vec![
+        ("bottomLeft", "47.2,5.8".to_owned()),
+        ("topRight", "55.1,15.1".to_owned()),
+        ("zoom", "8".to_owned()),
+    ]];
     vec![
         ("within/z8", "/api/v1/cvms/within", z8.clone(), 2000, false),
         ("within/z12", "/api/v1/cvms/within", z12.clone(), 1000, false),
@@ -126,6 +134,11 @@ fn cases(machines: usize) -> Vec<(&'static str, &'static str, Vec<Query>, usize,
             1000,
             true,
         ),
+        ("kmc-stats/cvms", "/api/v1/kmc/stats/cvms", year.clone(), 1000, true),
+        ("kmc-stats/votes", "/api/v1/kmc/stats/votes", year.clone(), 1000, true),
+        ("kmc-stats/idents", "/api/v1/kmc/stats/idents", year.clone(), 1000, true),
+        ("kmc-stats/jobs", "/api/v1/kmc/stats/jobs", year, 1000, true),
+        ("kmc-stats/density-z8", "/api/v1/kmc/stats/cvms/density", germany, 40, true),
     ]
 }
 

@@ -1,7 +1,8 @@
 //! KMC statistics (spec 5.4), read from counters the projections keep
 //! beside their read models (`projections::kippenstummel::counters`): a
-//! request reads one totals document and at most one document per day of
-//! the requested window (≤ 366), whatever the number of machines.
+//! request reads one totals document and, in one multi-get, at most one
+//! document per day of the requested window (≤ 366), whatever the number
+//! of machines.
 //!
 //! Histories have exactly `lastNDays` entries, one per UTC day from
 //! `today − lastNDays + 1` to today, oldest first, zero-filled.
@@ -105,7 +106,7 @@ fn count(doc: &Map<String, Value>, counter: &str) -> u64 {
         .map_or(0, |n| n.max(0.0) as u64)
 }
 
-/// The day documents of the window (one read per day) and the totals.
+/// The day documents of the window (one multi-get) and the totals.
 struct Counters {
     totals: Map<String, Value>,
     days: Vec<(NaiveDate, Map<String, Value>)>,
@@ -125,11 +126,20 @@ impl Counters {
                 days: days.into_iter().map(|d| (d, Map::new())).collect(),
             });
         };
-        let mut read = Vec::with_capacity(days.len());
-        for day in days {
-            let key = day.format("%Y-%m-%d").to_string();
-            read.push((day, counters_doc(store, &ns, DAYS, &key).await?));
-        }
+        // One multi-get for the whole window (≤ 366 keys).
+        let keys: Vec<String> = days.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+        let docs = store
+            .get_docs(&ns, DAYS, &keys)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let read = days
+            .into_iter()
+            .zip(docs)
+            .map(|(day, doc)| match doc {
+                Some(Value::Object(doc)) => (day, doc),
+                _ => (day, Map::new()),
+            })
+            .collect();
         Ok(Self {
             totals: counters_doc(store, &ns, TOTALS, ALL).await?,
             days: read,
