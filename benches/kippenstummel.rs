@@ -60,7 +60,7 @@ fn cases(machines: usize) -> Vec<(&'static str, &'static str, Vec<Query>, usize,
     let score = "score>=0";
     let two = "score>=0;imported==true";
     // No machine of the map has a vote: the index answers with nothing.
-    let voted = "lastVotedAt=gt=2026-01-01T00:00:00.000Z";
+    let voted = "lastVotedAt>2026-01-01T00:00:00.000Z";
     let berlin = "bbox==13.25,52.45,13.55,52.60";
     let page = pages(machines, 20);
     vec![
