@@ -213,7 +213,9 @@ pub fn analyze_if_never(conn: &Connection, projection: &str, q: &Queryable) -> R
         .map_err(other)?
         > 0
         && conn
-            .query_row("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = ?1", [&t], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = ?1", [&t], |r| {
+                r.get::<_, i64>(0)
+            })
             .map_err(other)?
             > 0;
     if has_stats {
