@@ -4,7 +4,7 @@
 //! measurement; BENCHMARKS.md records them.
 //!
 //!   cargo bench --bench kippenstummel            # everything
-//!   cargo bench --bench kippenstummel -- within  # only HTTP cases whose name contains "within"
+//!   cargo bench --bench kippenstummel -- within import  # only the cases whose name contains one of these
 //!
 //! Per backend (embedded SQLite; MongoDB too when `STUMMEL_BENCH_MONGO_URI`
 //! is set, a URI with `{db}` where a fresh database name goes):
@@ -61,8 +61,8 @@ fn cases(machines: usize) -> Vec<(&'static str, &'static str, Vec<Query>, usize,
     let score = "score>=0";
     let two = "score>=0;imported==true";
     // No machine of the map has a vote: the index answers with nothing.
-    let voted = "lastVotedAt=gt=2026-01-01T00:00:00.000Z";
-    let berlin = "bbox==13.25,52.45,13.55,52.60";
+    let voted = "lastVotedAt>2026-01-01T00:00:00.000Z";
+    let berlin = "bbox=='13.25,52.45,13.55,52.60'";
     let page = pages(machines, 20);
     // The KMC statistics over their longest window, and the density grid of all of Germany.
     let year = vec![vec![("lastNDays", "365".to_owned())]];
@@ -251,8 +251,8 @@ async fn mongo_backend(template: &str, machines: usize) -> (Backend, mongodb::Da
 
 #[tokio::main]
 async fn main() {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let machines: usize = std::env::var("STUMMEL_BENCH_MACHINES")
         .ok()
         .and_then(|v| v.parse().ok())

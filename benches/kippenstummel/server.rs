@@ -49,6 +49,7 @@ impl Backend {
 /// Runs `stummel replay ARGS` and prints its report lines and the wall-clock time.
 pub fn replay(backend: &Backend, dir: &Path, args: &[&str]) -> Duration {
     let label = format!("stummel replay {}", args.join(" "));
+    let cpu_before = children_cpu_seconds();
     let started = Instant::now();
     let output = backend
         .stummel(dir)
@@ -67,10 +68,22 @@ pub fn replay(backend: &Backend, dir: &Path, args: &[&str]) -> Duration {
         println!("kippenstummel/{}/replay: {line}", backend.label());
     }
     println!(
-        "kippenstummel/{}/replay: `{label}` took {elapsed:.2?} in all",
-        backend.label()
+        "kippenstummel/{}/replay: `{label}` took {elapsed:.2?} in all, {:.1} s of CPU",
+        backend.label(),
+        children_cpu_seconds() - cpu_before
     );
     elapsed
+}
+
+/// CPU time (user + system) of the waited-for child processes so far: on a
+/// machine whose cores are shared, this varies less than the wall clock.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After "pid (comm) ": state is field 3; cutime and cstime are fields 16 and 17.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Linux reports them in clock ticks of 1/100 s (USER_HZ).
+    (ticks(13) + ticks(14)) / 100.0
 }
 
 /// `stummel serve` on a free port; killed when dropped.

@@ -60,6 +60,15 @@ pub trait Projection: Send + Sync {
     async fn finish_rebuild(&self, _changes: &mut ChangeSet<'_>) -> Result<bool, ProjectionError> {
         Ok(false)
     }
+    /// How many times `batch_size` a live batch may grow to while the
+    /// projector is behind (each full batch doubles the next; it drops back
+    /// once caught up). For projections part of whose cost per batch is the
+    /// same however many events it holds, so a burst of appends (a bulk
+    /// import) is applied in a few large batches instead of many small ones.
+    /// Default 1: batches of `batch_size`.
+    fn catch_up_growth(&self) -> usize {
+        1
+    }
     /// The collections queried by their fields rather than by key: the store
     /// indexes those fields natively (see [`crate::query`]). Default: none.
     fn queryable(&self) -> &'static [crate::Queryable] {

@@ -5,6 +5,7 @@ use crate::{
     SourceError, StoreError,
 };
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -128,6 +129,8 @@ pub struct Projector {
     source: Arc<dyn EventSource>,
     config: ProjectorConfig,
     status: watch::Sender<ProjectionStatus>,
+    /// Events the next live batch may take (see [`Projection::catch_up_growth`]).
+    live_limit: AtomicUsize,
 }
 
 impl Projector {
@@ -149,6 +152,7 @@ impl Projector {
             projection,
             store,
             source,
+            live_limit: AtomicUsize::new(config.batch_size),
             config,
             status: watch::Sender::new(status),
         }
@@ -275,7 +279,21 @@ impl Projector {
 
     async fn step(&self, ns: &Namespace, mode: Mode<'_>) -> Result<usize, RunError> {
         let checkpoint = self.store.checkpoint(ns).await?;
-        let events = self.source.read_after(checkpoint, self.config.batch_size).await?;
+        let limit = match mode {
+            Mode::Live => self.live_limit.load(Ordering::Relaxed),
+            Mode::Rebuild(_) => self.config.batch_size,
+        };
+        let events = self.source.read_after(checkpoint, limit).await?;
+        if let Mode::Live = mode {
+            // Behind (a full batch): double the next one, up to the projection's limit.
+            let most = self.config.batch_size * self.projection.catch_up_growth().max(1);
+            let next = if events.len() >= limit {
+                (limit * 2).min(most)
+            } else {
+                self.config.batch_size
+            };
+            self.live_limit.store(next, Ordering::Relaxed);
+        }
         if events.is_empty() {
             return Ok(0);
         }

@@ -231,6 +231,18 @@ impl OwnedQuery {
 }
 
 impl SqliteReadStore {
+    /// The queryable collections declared for `projection`.
+    fn queryables_of(&self, projection: &str) -> Result<Vec<&'static Queryable>, StoreError> {
+        Ok(self
+            .declared
+            .read()
+            .map_err(|_| other("declarations poisoned"))?
+            .iter()
+            .filter(|((p, _), _)| p == projection)
+            .map(|(_, q)| *q)
+            .collect())
+    }
+
     fn must_be_declared(&self, ns: &Namespace, queryable: &Queryable) -> Result<(), StoreError> {
         let declared = self.declared.read().map_err(|_| other("declarations poisoned"))?;
         if declared.contains_key(&(ns.projection.clone(), queryable.collection.to_owned())) {
@@ -377,6 +389,7 @@ impl ReadStore for SqliteReadStore {
         self.write(move |conn| {
             for q in queryables {
                 sqlite_query::create(conn, &owned, q)?;
+                sqlite_query::analyze_if_never(conn, &owned, q)?;
             }
             Ok(())
         })
@@ -516,14 +529,19 @@ impl ReadStore for SqliteReadStore {
     }
 
     async fn activate(&self, projection: &str, model: ActiveModel) -> Result<(), StoreError> {
+        let queryables = self.queryables_of(projection)?;
         let projection = projection.to_owned();
         self.write(move |conn| {
             conn.execute(
                 "INSERT OR REPLACE INTO rm_active (projection, generation, version) VALUES (?1, ?2, ?3)",
                 params![projection, model.generation as i64, model.version as i64],
             )
-            .map(|_| ())
-            .map_err(other)
+            .map_err(other)?;
+            // A rebuilt generation is the moment the typed tables changed most.
+            for q in queryables {
+                sqlite_query::analyze(conn, &projection, q)?;
+            }
+            Ok(())
         })
         .await
     }

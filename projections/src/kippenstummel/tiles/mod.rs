@@ -163,6 +163,13 @@ impl Projection for Tiles {
         1
     }
 
+    /// A live batch re-clusters the coarse tiles around the machines it moves
+    /// whether it moves one or thousands: under a bulk import, batches of up
+    /// to 10 × `batch_size` make that cost per event ten times smaller.
+    fn catch_up_growth(&self) -> usize {
+        10
+    }
+
     async fn apply(&self, event: &RecordedEvent, changes: &mut ChangeSet<'_>) -> Result<(), ProjectionError> {
         let Input::Cvm(cvm_event) = decode(event)? else {
             return Ok(()); // ident events and other aggregates do not touch the map
