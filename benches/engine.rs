@@ -260,8 +260,13 @@ async fn main() {
             .unwrap();
         let db = client.database(&format!("stummel_bench_{}", uuid::Uuid::new_v4().simple()));
         (
-            EventRepository::mongo(MongoEventStore::with_database(client, db.clone()).await.unwrap()),
+            EventRepository::mongo(
+                MongoEventStore::with_database(client.clone(), db.clone())
+                    .await
+                    .unwrap(),
+            ),
             db,
+            client,
         )
     };
 
@@ -272,7 +277,7 @@ async fn main() {
         let normal = EventRepository::embedded(SqliteEventStore::open(dir.path(), SyncMode::Normal).unwrap());
         append_throughput("embedded-sync-normal", &normal, 20_000).await;
         if mongo_uri.is_some() {
-            let (repo, db) = mongo().await;
+            let (repo, db, _) = mongo().await;
             append_throughput("mongodb", &repo, 5000).await;
             db.drop().await.unwrap();
         }
@@ -281,7 +286,7 @@ async fn main() {
         let dir = tempfile::tempdir().unwrap();
         load_latency("embedded", &embedded(dir.path())).await;
         if mongo_uri.is_some() {
-            let (repo, db) = mongo().await;
+            let (repo, db, _) = mongo().await;
             load_latency("mongodb", &repo).await;
             db.drop().await.unwrap();
         }
@@ -306,11 +311,9 @@ async fn main() {
         if mongo_uri.is_some() {
             // A smaller log in smaller transactions: a 1,000-event transaction
             // ran into DocumentDB's command timeout on the loaded machine.
-            let (repo, db) = mongo().await;
+            let (repo, db, client) = mongo().await;
             write_log("mongodb", &repo, 20_000, 100).await;
-            let client = mongodb::Client::with_uri_str(mongo_uri.as_deref().unwrap())
-                .await
-                .unwrap();
+            // The read store's transactions need the event store's client.
             let store: Arc<dyn ReadStore> = Arc::new(MongoReadStore::new(client, db.clone()).await.unwrap());
             replay_rate("mongodb-log-into-mongodb", &repo, store).await;
             db.drop().await.unwrap();
@@ -335,10 +338,8 @@ async fn main() {
         );
         projector_lag("embedded-log-redis-model", &repo, store, 200, 10).await;
         if mongo_uri.is_some() {
-            let (repo, db) = mongo().await;
-            let client = mongodb::Client::with_uri_str(mongo_uri.as_deref().unwrap())
-                .await
-                .unwrap();
+            let (repo, db, client) = mongo().await;
+            // The read store's transactions need the event store's client.
             let store: Arc<dyn ReadStore> = Arc::new(MongoReadStore::new(client, db.clone()).await.unwrap());
             // One event per transaction tops out near 200/s on DocumentDB: a quarter of that.
             projector_lag("mongodb", &repo, store, 50, 10).await;

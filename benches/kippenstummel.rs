@@ -138,7 +138,13 @@ fn cases(machines: usize) -> Vec<(&'static str, &'static str, Vec<Query>, usize,
         ("kmc-stats/votes", "/api/v1/kmc/stats/votes", year.clone(), 1000, true),
         ("kmc-stats/idents", "/api/v1/kmc/stats/idents", year.clone(), 1000, true),
         ("kmc-stats/jobs", "/api/v1/kmc/stats/jobs", year, 1000, true),
-        ("kmc-stats/density-z8", "/api/v1/kmc/stats/cvms/density", germany, 40, true),
+        (
+            "kmc-stats/density-z8",
+            "/api/v1/kmc/stats/cvms/density",
+            germany,
+            40,
+            true,
+        ),
     ]
 }
 

@@ -128,10 +128,7 @@ impl Counters {
         };
         // One multi-get for the whole window (≤ 366 keys).
         let keys: Vec<String> = days.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
-        let docs = store
-            .get_docs(&ns, DAYS, &keys)
-            .await
-            .map_err(ApiError::unavailable)?;
+        let docs = store.get_docs(&ns, DAYS, &keys).await.map_err(ApiError::unavailable)?;
         let read = days
             .into_iter()
             .zip(docs)
