@@ -329,7 +329,7 @@ impl Jobs {
             if !self.take_lease(&key).await? {
                 continue; // its runner is alive
             }
-            match self.commands_mark_orphaned(&key).await {
+            match self.mark_orphaned(&key).await {
                 Ok(true) => orphaned += 1,
                 Ok(false) => {
                     self.give_back(&key).await;
@@ -349,7 +349,7 @@ impl Jobs {
     }
 
     /// True when this call marked the run orphaned (false: it had ended meanwhile).
-    async fn commands_mark_orphaned(&self, key: &str) -> Result<bool, ApiError> {
+    async fn mark_orphaned(&self, key: &str) -> Result<bool, ApiError> {
         let metadata = CommandMetadata::new(format!("job:{key}"), None, Utc::now());
         match self.commands.execute(key, JobRunCommand::MarkOrphaned, &metadata).await {
             Ok(()) => {

@@ -167,7 +167,11 @@ impl Kippenstummel {
         }))
     }
 
-    async fn active_in(&self, store: &Arc<dyn ReadStore>, name: &str) -> Result<Option<Namespace>, ApiError> {
+    pub(super) async fn active_in(
+        &self,
+        store: &Arc<dyn ReadStore>,
+        name: &str,
+    ) -> Result<Option<Namespace>, ApiError> {
         Ok(store
             .active(name)
             .await

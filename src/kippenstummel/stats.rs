@@ -180,17 +180,8 @@ fn mean(sum: f64, n: u64) -> f64 {
 
 impl Kippenstummel {
     async fn machine_counters(&self, today: NaiveDate, last_n_days: u32) -> Result<Counters, ApiError> {
-        let ns = self.documents_ns(cvms::NAME).await?;
+        let ns = self.active_in(&self.documents, cvms::NAME).await?;
         Counters::read(&self.documents, ns, today, last_n_days).await
-    }
-
-    async fn documents_ns(&self, name: &str) -> Result<Option<Namespace>, ApiError> {
-        Ok(self
-            .documents
-            .active(name)
-            .await
-            .map_err(ApiError::unavailable)?
-            .map(|a| Namespace::new(name, a.generation)))
     }
 
     /// `GET /kmc/stats/cvms`.
@@ -244,7 +235,7 @@ impl Kippenstummel {
         zoom: f64,
         predicate: Option<&Predicate>,
     ) -> Result<Vec<(f64, f64, u64)>, ApiError> {
-        let Some(ns) = self.documents_ns(cvms::NAME).await? else {
+        let Some(ns) = self.active_in(&self.documents, cvms::NAME).await? else {
             return Ok(Vec::new());
         };
         let query = DocQuery {

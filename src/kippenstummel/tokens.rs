@@ -153,6 +153,22 @@ fn store_error(e: impl std::fmt::Display) -> TokenStoreError {
     TokenStoreError(e.to_string())
 }
 
+impl RedisTokens {
+    /// `SET key value PX ttl NX`: true when this call stored the value.
+    async fn set_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, TokenStoreError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .arg("NX")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        Ok(set.is_some())
+    }
+}
+
 #[async_trait]
 impl TokenStore for RedisTokens {
     async fn put_challenge(&self, id: &str, challenge: &Challenge, ttl: Duration) -> Result<(), TokenStoreError> {
@@ -191,16 +207,7 @@ impl TokenStore for RedisTokens {
 
     async fn put_transfer(&self, token: &str, transfer: &Transfer, ttl: Duration) -> Result<bool, TokenStoreError> {
         let value = serde_json::to_string(transfer).map_err(store_error)?;
-        let set: Option<String> = redis::cmd("SET")
-            .arg(transfer_key(token))
-            .arg(envelope(value, ttl))
-            .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .arg("NX")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(store_error)?;
-        Ok(set.is_some())
+        self.set_new(&transfer_key(token), &envelope(value, ttl), ttl).await
     }
 
     async fn redeem_transfer(&self, token: &str, ttl: Duration) -> Result<Redemption, TokenStoreError> {
@@ -237,16 +244,7 @@ impl TokenStore for RedisTokens {
     }
 
     async fn put_once(&self, key: &str, value: &str, ttl: Duration) -> Result<String, TokenStoreError> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .arg("NX")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(store_error)?;
-        if set.is_some() {
+        if self.set_new(key, value, ttl).await? {
             return Ok(value.to_owned());
         }
         let stored: Option<String> = redis::cmd("GET")
@@ -259,16 +257,7 @@ impl TokenStore for RedisTokens {
     }
 
     async fn mark_once(&self, key: &str, ttl: Duration) -> Result<bool, TokenStoreError> {
-        let set: Option<String> = redis::cmd("SET")
-            .arg(key)
-            .arg("1")
-            .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .arg("NX")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(store_error)?;
-        Ok(set.is_some())
+        self.set_new(key, "1", ttl).await
     }
 }
 

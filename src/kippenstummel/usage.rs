@@ -20,7 +20,7 @@ use aggregates::kippenstummel::usage::UsageCommand;
 use chrono::{NaiveDate, Utc};
 use projections::kippenstummel::usage::{self as model, UsageLocation};
 use projections::rsql::{BoundingBox, FieldTest, Predicate, Scalar};
-use projections::{DocQuery, Namespace};
+use projections::DocQuery;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -147,15 +147,9 @@ impl Kippenstummel {
         let (Some(first), Some(last)) = (days.first(), days.last()) else {
             return Ok(Vec::new());
         };
-        let Some(generation) = self
-            .documents
-            .active(model::NAME)
-            .await
-            .map_err(ApiError::unavailable)?
-        else {
+        let Some(ns) = self.active_in(&self.documents, model::NAME).await? else {
             return Ok(Vec::new());
         };
-        let ns = Namespace::new(model::NAME, generation.generation);
         let at_midnight = |d: &NaiveDate| Scalar::Date(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
         let window = Predicate::And(
             Box::new(Predicate::Field {

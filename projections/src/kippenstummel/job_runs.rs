@@ -2,7 +2,8 @@
 //! per run, from the `job-run` aggregates' events.
 //!
 //! - collection `runs`: `<queue>:<jobId>` → [`JobRunDocument`] (queryable by
-//!   queue, name, status, timestamp, finishedOn, createdAt)
+//!   queue, name, status, timestamp and finishedOn: what the statistics, the
+//!   orphan check and the history cleanup select by; pages go by `by-created`)
 //! - sorted set `by-created`: run key → `createdAt` (ms), the newest-first pages
 //! - sorted sets `by-created:<queue>:<name>`: the same per job type, whose
 //!   first member is the newest run of that type (`distinct=true`)
@@ -50,10 +51,6 @@ pub const QUERYABLE: &[Queryable] = &[Queryable {
         QueryField {
             path: "finishedOn",
             kind: FieldKind::Number,
-        },
-        QueryField {
-            path: "createdAt",
-            kind: FieldKind::Time,
         },
     ],
     position: None,
