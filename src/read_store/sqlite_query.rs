@@ -29,11 +29,27 @@ fn table_prefix(projection: &str, queryable: &Queryable) -> String {
     format!("rmq_{}_{}_", clean(projection), clean(queryable.collection))
 }
 
+/// The layout of the tables and their indexes. A table of another layout
+/// is dropped and filled again from the documents, like one of another
+/// declaration. 2: one covering index instead of a position index.
+const LAYOUT: u32 = 2;
+
 /// The table of a queryable collection. Its name ends in the declaration's
-/// fingerprint, so a changed declaration gets a table of its own, filled
-/// from the documents, instead of rows that miss its columns.
+/// fingerprint and the layout, so a changed declaration gets a table of its
+/// own, filled from the documents, instead of rows that miss its columns.
 pub fn table(projection: &str, queryable: &Queryable) -> String {
-    format!("{}{:08x}", table_prefix(projection, queryable), queryable.fingerprint())
+    format!(
+        "{}{:08x}_v{LAYOUT}",
+        table_prefix(projection, queryable),
+        queryable.fingerprint()
+    )
+}
+
+/// The index that holds every column: position first (a viewport is a
+/// longitude range of it), then each field. Queries that test more than
+/// one column read it and nothing else; see [`count`].
+fn covering_index(t: &str) -> String {
+    format!("{t}_covering")
 }
 
 fn column(i: usize) -> String {
@@ -114,11 +130,21 @@ pub fn create(conn: &mut Connection, projection: &str, q: &Queryable) -> Result<
     );
     for i in 0..q.fields.len() {
         let c = column(i);
-        ddl.push_str(&format!("CREATE INDEX {t}_{c} ON {t} (generation, {c});"));
+        // Partial: a row without the field (no vote yet, no registrant) costs
+        // this index nothing, and every test but `!=`/`=out=`, which cannot
+        // use an index anyway, fails on a missing field.
+        ddl.push_str(&format!(
+            "CREATE INDEX {t}_{c} ON {t} (generation, {c}) WHERE {c} IS NOT NULL;"
+        ));
     }
-    if q.position.is_some() {
-        ddl.push_str(&format!("CREATE INDEX {t}_position ON {t} (generation, lng, lat);"));
-    }
+    // Position first: a viewport reads a longitude range of this index.
+    let mut covered = defs.clone();
+    covered.rotate_right(if q.position.is_some() { 2 } else { 0 });
+    ddl.push_str(&format!(
+        "CREATE INDEX {} ON {t} (generation, {});",
+        covering_index(&t),
+        covered.join(", ")
+    ));
     tx.execute_batch(&ddl).map_err(other)?;
     {
         let mut docs = tx
@@ -386,10 +412,36 @@ pub fn select_docs(
     .collect()
 }
 
+/// How many column tests `predicate` makes.
+fn tests(predicate: &Predicate) -> usize {
+    match predicate {
+        Predicate::And(l, r) | Predicate::Or(l, r) => tests(l) + tests(r),
+        Predicate::Field { .. } => 1,
+    }
+}
+
+/// How many documents `query` selects.
+///
+/// SQLite answers a condition on several columns with the index of one of
+/// them and a lookup of the row for each entry to test the others: at
+/// 100,000 machines `score>=0;imported==true` took 55–80 ms that way, the
+/// one-column count 5 ms. It does not intersect indexes and, even with
+/// statistics, prefers that plan to reading the covering index, which holds
+/// every column and needs no lookup (12 ms for the same count, whatever the
+/// selectivity). So a count that tests more than one column reads the
+/// covering index; one with a single test is left to the planner, which
+/// then picks that column's index.
 pub fn count(conn: &Connection, ns: &Namespace, q: &Queryable, query: &DocQuery<'_>) -> Result<u64, StoreError> {
     let Condition { sql, params } = Condition::of(q, ns, query)?;
+    let t = table(&ns.projection, q);
+    let columns_tested = query.predicate.map_or(0, tests) + usize::from(query.within.is_some());
+    let hint = if columns_tested > 1 {
+        format!("INDEXED BY {}", covering_index(&t))
+    } else {
+        String::new()
+    };
     conn.query_row(
-        &format!("SELECT COUNT(*) FROM {} WHERE {sql}", table(&ns.projection, q)),
+        &format!("SELECT COUNT(*) FROM {t} {hint} WHERE {sql}"),
         params_from_iter(params),
         |r| r.get::<_, i64>(0),
     )
