@@ -1,6 +1,8 @@
 //! Queryable collections in the embedded store: for each, a typed table
-//! (`rmq_<projection>_<collection>`) beside `rm_docs`, one row per document
-//! with its declared fields as columns, each indexed with the generation.
+//! (`rmq_<projection>_<collection>_<fingerprint>_v<layout>`) beside `rm_docs`,
+//! one row per document with its declared fields as columns: each field has
+//! a partial index with the generation, and one covering index holds them
+//! all behind the position.
 //! Commits keep it in step with the documents (same transaction); queries
 //! become SQL over the columns, so a filter or a viewport reads an index and
 //! the matching rows, never the documents of the whole collection.
@@ -138,7 +140,7 @@ pub fn create(conn: &mut Connection, projection: &str, q: &Queryable) -> Result<
         ));
     }
     // Position first: a viewport reads a longitude range of this index.
-    let mut covered = defs.clone();
+    let mut covered = defs;
     covered.rotate_right(if q.position.is_some() { 2 } else { 0 });
     ddl.push_str(&format!(
         "CREATE INDEX {} ON {t} (generation, {});",
@@ -412,14 +414,6 @@ pub fn select_docs(
     .collect()
 }
 
-/// How many column tests `predicate` makes.
-fn tests(predicate: &Predicate) -> usize {
-    match predicate {
-        Predicate::And(l, r) | Predicate::Or(l, r) => tests(l) + tests(r),
-        Predicate::Field { .. } => 1,
-    }
-}
-
 /// How many documents `query` selects.
 ///
 /// SQLite answers a condition on several columns with the index of one of
@@ -434,8 +428,20 @@ fn tests(predicate: &Predicate) -> usize {
 pub fn count(conn: &Connection, ns: &Namespace, q: &Queryable, query: &DocQuery<'_>) -> Result<u64, StoreError> {
     let Condition { sql, params } = Condition::of(q, ns, query)?;
     let t = table(&ns.projection, q);
-    let columns_tested = query.predicate.map_or(0, tests) + usize::from(query.within.is_some());
-    let hint = if columns_tested > 1 {
+    // Two tests of one column (`createdAt>a;createdAt<b`) are one range of its index.
+    let mut paths: Vec<&str> = query
+        .predicate
+        .map(Predicate::tests)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    if query.within.is_some() {
+        paths.extend(q.position.map(|p| p.filter_path)); // a viewport tests the position, as `bbox` does
+    }
+    paths.sort_unstable();
+    paths.dedup();
+    let hint = if paths.len() > 1 {
         format!("INDEXED BY {}", covering_index(&t))
     } else {
         String::new()
